@@ -1,0 +1,286 @@
+"""A local stand-in for randomuser.me, with faults you can switch on.
+
+Two sites run in one process, each with its own URL and its own faults:
+
+- primary: http://127.0.0.1:4280/api/        (what the pipeline normally calls)
+- mirror:  http://127.0.0.1:4280/mirror/api/  (the alternate location to fail over to)
+
+`GET <site>` takes randomuser.me's parameters: results (1..5000), page, seed,
+nat, gender, inc, exc, noinfo. Control endpoints live under `/_workshop/`.
+Run it with `python -m workshop.mock_api --port 4280 [--fixture FILE]`; the
+course starts it for you. In a notebook, use `MockAPI()` to change faults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import secrets
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Iterator
+
+import requests
+
+from . import config
+from .errors import WorkshopError
+from .fake_users import FIELDS, NATIONALITIES, VERSION, make_users
+from .faults import API_ERROR_MESSAGE, FaultDraw, Faults
+from .http_service import JSONHandler, local_session, make_server, serve_until_stopped
+
+SERVICE_ID = "workshop-mock-api"
+SITES = {"primary": "/api/", "mirror": "/mirror/api/"}
+MAX_RESULTS = 5000
+_SITE_ROUTES = {site: re.compile("^" + re.escape(path.rstrip("/")) + r"(/\d+(\.\d+)*)?/?$") for site, path in SITES.items()}
+
+
+class BadRequest(ValueError):
+    pass
+
+
+def load_fixture(path: str | Path) -> list[dict]:
+    """Users from a recorded randomuser.me answer (`{"results": [...]}`) or a plain list of users."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise WorkshopError(f"Cannot read the mock API fixture {path}: {exc.strerror}.") from exc
+    except json.JSONDecodeError as exc:
+        raise WorkshopError(f"The mock API fixture {path} is not JSON ({exc}).") from exc
+    users = data.get("results") if isinstance(data, dict) else data
+    if not isinstance(users, list) or not users or not all(isinstance(u, dict) for u in users):
+        raise WorkshopError(
+            f"The mock API fixture {path} holds no users: expected a randomuser.me answer "
+            '{"results": [{...}, ...]} or a list of user objects.'
+        )
+    return users
+
+
+def _field_list(raw: str | None, name: str) -> set[str] | None:
+    if raw is None:
+        return None
+    wanted = {part.strip().lower() for part in raw.split(",") if part.strip()}
+    unknown = sorted(wanted - set(FIELDS))
+    if unknown:
+        raise BadRequest(f"{name} names unknown fields {', '.join(unknown)}; the fields are {', '.join(FIELDS)}")
+    return wanted
+
+
+def _whole_number(raw: str | None, name: str, default: int, low: int, high: int) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number from {low} to {high}, got {raw!r}") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be from {low} to {high}, got {value}")
+    return value
+
+
+def build_answer(params: dict[str, str], fixture: list[dict] | None) -> dict:
+    """The JSON randomuser.me would answer for these query parameters."""
+    results = _whole_number(params.get("results"), "results", 1, 1, MAX_RESULTS)
+    page = _whole_number(params.get("page"), "page", 1, 1, 1_000_000)
+    seed = params.get("seed") or secrets.token_hex(8)
+    nats = tuple(sorted({n.strip().upper() for n in params.get("nat", "").split(",") if n.strip()}))
+    unknown = [n for n in nats if n not in NATIONALITIES]
+    if unknown:
+        raise BadRequest(f"nat has unknown nationalities {', '.join(unknown)}; known: {', '.join(NATIONALITIES)}")
+    gender = params.get("gender", "").lower() or None
+    if gender not in (None, "male", "female"):
+        raise BadRequest(f"gender must be male or female, got {gender!r}")
+    include, exclude = _field_list(params.get("inc"), "inc"), _field_list(params.get("exc"), "exc")
+
+    if fixture is None:
+        users = list(make_users(seed, page, results, nats or tuple(NATIONALITIES), gender))
+    else:
+        matching = [u for u in fixture if (not nats or u.get("nat") in nats) and (not gender or u.get("gender") == gender)]
+        users = matching[(page - 1) * results : page * results]
+    fields = [f for f in FIELDS if (include is None or f in include) and (exclude is None or f not in exclude)]
+    answer: dict = {"results": [{f: u[f] for f in fields if f in u} for u in users]}
+    if "noinfo" not in params:
+        answer["info"] = {"seed": seed, "results": len(users), "page": page, "version": VERSION}
+    return answer
+
+
+class MockState:
+    def __init__(self, fixture: list[dict] | None = None, fixture_path: str | None = None):
+        self.fixture = fixture
+        self.fixture_path = fixture_path
+        self.lock = threading.Lock()
+        self.draws = {site: FaultDraw(Faults()) for site in SITES}
+        self.stats = {site: Counter() for site in SITES}
+
+    def outcome(self, site: str) -> tuple[str, Faults]:
+        with self.lock:
+            draw = self.draws[site]
+            outcome = draw.next()
+            self.stats[site]["requests"] += 1
+            self.stats[site][outcome] += 1
+            return outcome, draw.faults
+
+
+class MockHandler(JSONHandler):
+    server_version = "randomuser-mock/1.4"
+    state: MockState  # set on the subclass made by `make_mock_server`
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        route = self.route
+        for site, pattern in _SITE_ROUTES.items():
+            if pattern.match(route):
+                return self._serve_users(site)
+        if route == "/_workshop/health":
+            return self.send_json(200, {"service": SERVICE_ID, "sites": SITES, "fixture": self.state.fixture_path})
+        if route == "/_workshop/faults":
+            with self.state.lock:
+                return self.send_json(200, {site: d.faults.to_dict() for site, d in self.state.draws.items()})
+        if route == "/_workshop/stats":
+            with self.state.lock:
+                return self.send_json(200, {site: dict(c) for site, c in self.state.stats.items()})
+        if route == "/":
+            return self.send_json(200, {"service": SERVICE_ID, "sites": SITES, "control": "/_workshop/faults"})
+        self.send_json(404, {"error": f"No such endpoint {route!r}; the API is at {', '.join(SITES.values())}"})
+
+    def do_PUT(self) -> None:  # noqa: N802
+        match = re.fullmatch(r"/_workshop/faults/(\w+)", self.route)
+        if not match or match.group(1) not in SITES:
+            return self.send_json(404, {"error": f"PUT /_workshop/faults/<site>, with site one of {', '.join(SITES)}"})
+        try:
+            body = self.read_json()
+            if not isinstance(body, dict):
+                raise WorkshopError("the body must be a JSON object of faults")
+            faults = Faults.from_dict(body)
+        except (ValueError, WorkshopError) as exc:
+            return self.send_json(400, {"error": str(exc)})
+        with self.state.lock:
+            self.state.draws[match.group(1)] = FaultDraw(faults)
+        self.send_json(200, faults.to_dict())
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        with self.state.lock:
+            if self.route == "/_workshop/faults":
+                self.state.draws = {site: FaultDraw(Faults()) for site in SITES}
+            elif self.route == "/_workshop/stats":
+                self.state.stats = {site: Counter() for site in SITES}
+            else:
+                return self.send_json(404, {"error": "DELETE /_workshop/faults or /_workshop/stats"})
+        self.send_json(200, {"ok": True})
+
+    def _serve_users(self, site: str) -> None:
+        outcome, faults = self.state.outcome(site)
+        if faults.latency:
+            time.sleep(faults.latency)
+        if outcome == "outage":
+            return self.send_body(503, b"503 Service Unavailable", "text/plain; charset=utf-8")
+        if outcome == "server_error":
+            status = 500 if self.state.stats[site]["server_error"] % 2 else 503
+            return self.send_body(status, f"{status} Server Error".encode(), "text/plain; charset=utf-8")
+        if outcome == "rate_limit":
+            return self.send_json(429, {"error": "Too many requests"}, {"Retry-After": str(faults.retry_after)})
+        if outcome == "api_error":
+            return self.send_json(200, {"error": API_ERROR_MESSAGE})
+        try:
+            answer = build_answer(self.query, self.state.fixture)
+        except BadRequest as exc:
+            return self.send_json(400, {"error": str(exc)})
+        body = json.dumps(answer, ensure_ascii=False).encode("utf-8")
+        if outcome == "malformed":
+            body = body[: max(1, len(body) // 2)]
+        self.send_body(200, body, "application/json; charset=utf-8")
+
+
+def make_mock_server(port: int, fixture_path: str | None = None):
+    fixture = load_fixture(fixture_path) if fixture_path else None
+    handler = type("BoundMockHandler", (MockHandler,), {"state": MockState(fixture, fixture_path)})
+    return make_server(handler, port)
+
+
+class MockAPI:
+    """Control the mock API from a notebook: its URLs, its faults, what it has seen."""
+
+    def __init__(self, base_url: str | None = None):
+        self.base_url = (base_url or config.settings().mock_url).rstrip("/")
+
+    @property
+    def primary_url(self) -> str:
+        return self.url("primary")
+
+    @property
+    def mirror_url(self) -> str:
+        return self.url("mirror")
+
+    def url(self, site: str = "primary") -> str:
+        if site not in SITES:
+            raise WorkshopError(f"Unknown site {site!r}; the mock API has {', '.join(SITES)}.")
+        return self.base_url + SITES[site]
+
+    def set_faults(self, site: str = "primary", **faults) -> Faults:
+        """Replace a site's faults, e.g. `set_faults(server_errors=0.3, latency=0.05)`."""
+        self.url(site)
+        checked = Faults.from_dict(faults)  # fail here, with the same message, before any request
+        self._call("PUT", f"/_workshop/faults/{site}", json=checked.to_dict())
+        return checked
+
+    def clear_faults(self) -> None:
+        """Both sites healthy again."""
+        self._call("DELETE", "/_workshop/faults")
+
+    def faults(self) -> dict[str, Faults]:
+        return {site: Faults.from_dict(values) for site, values in self._call("GET", "/_workshop/faults").items()}
+
+    @contextlib.contextmanager
+    def faulty(self, site: str = "primary", **faults) -> Iterator[Faults]:
+        """`with mock.faulty(outage=True): ...` then the site's previous faults come back."""
+        before = self.faults()[site]
+        try:
+            yield self.set_faults(site, **faults)
+        finally:
+            self.set_faults(site, **before.to_dict())
+
+    def stats(self, site: str = "primary") -> Counter:
+        """How many requests the site answered, and with which outcome."""
+        self.url(site)
+        return Counter(self._call("GET", "/_workshop/stats")[site])
+
+    def reset_stats(self) -> None:
+        self._call("DELETE", "/_workshop/stats")
+
+    def _call(self, method: str, path: str, **kwargs):
+        try:
+            response = local_session().request(method, self.base_url + path, timeout=10, **kwargs)
+        except requests.ConnectionError:
+            raise WorkshopError(
+                f"The mock API is not answering at {self.base_url}. Run `workshop.start()` in the notebook "
+                "or `python -m workshop up` in a terminal."
+            ) from None
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if response.status_code >= 400 or payload is None:
+            detail = payload.get("error") if isinstance(payload, dict) else response.text[:200]
+            raise WorkshopError(f"The mock API refused {method} {path}: {detail}")
+        return payload
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m workshop.mock_api", description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, default=config.settings().mock_port)
+    parser.add_argument(
+        "--fixture",
+        default=os.environ.get("WORKSHOP_MOCK_FIXTURE") or None,
+        help="replay the users of a recorded randomuser.me answer (default: $WORKSHOP_MOCK_FIXTURE)",
+    )
+    args = parser.parse_args(argv)
+    server = make_mock_server(args.port, args.fixture)
+    source = f"replaying {args.fixture}" if args.fixture else "generated users"
+    serve_until_stopped(server, f"mock randomuser API on http://{config.HOST}:{args.port}/api/ ({source})")
+
+
+if __name__ == "__main__":
+    main()
