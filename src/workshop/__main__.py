@@ -90,6 +90,15 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    if args.service == "mock-api":
+        from .mock_api import main as serve
+    else:
+        from .inbox import main as serve
+    serve(args.args)
+    return 0
+
+
 FAULT_OPTIONS = {
     "server_errors": (float, "share of HTTP 500/503 answers, 0..1"),
     "rate_limits": (float, "share of HTTP 429 answers with Retry-After, 0..1"),
@@ -119,6 +128,10 @@ def parser() -> argparse.ArgumentParser:
     faults.add_argument("--outage", dest="outage", action="store_true", default=None, help="take the site down")
     faults.add_argument("--no-outage", dest="outage", action="store_false", help="bring the site back")
     faults.set_defaults(run=cmd_faults)
+    serve = commands.add_parser("serve", help="run the mock API or the inbox in the foreground (up does it in the background)")
+    serve.add_argument("service", choices=["mock-api", "inbox"])
+    serve.add_argument("args", nargs=argparse.REMAINDER, help="--port N, and --fixture FILE (mock-api) or --database FILE (inbox)")
+    serve.set_defaults(run=cmd_serve)
     commands.add_parser("lab", help="start the services and open the course in JupyterLab").set_defaults(run=cmd_lab)
     return top
 

@@ -41,7 +41,7 @@ class JSONHandler(BaseHTTPRequestHandler):
     @property
     def query(self) -> dict[str, str]:
         # randomuser.me reads the last value of a repeated parameter; so do we.
-        return {key: values[-1] for key, values in parse_qs(urlsplit(self.path).query).items()}
+        return {key: values[-1] for key, values in parse_qs(urlsplit(self.path).query, keep_blank_values=True).items()}
 
     def read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)

@@ -6,7 +6,7 @@ inbox keeps every message in SQLite under the course folder, so a kernel
 restart, another notebook or a restart of the inbox itself sees the same
 messages. `Inbox()` lists them and waits for one that matches.
 
-Run it with `python -m workshop.inbox --port 4281`; the course starts it for you.
+Run it with `python -m workshop serve inbox --port 4281`; the course starts it for you.
 """
 
 from __future__ import annotations
@@ -216,13 +216,10 @@ class Inbox:
 
 def main(argv: list[str] | None = None) -> None:
     settings = config.settings()
-    parser = argparse.ArgumentParser(prog="python -m workshop.inbox", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m workshop serve inbox", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=settings.inbox_port)
     parser.add_argument("--database", type=Path, default=settings.inbox_db)
     args = parser.parse_args(argv)
     server = make_inbox_server(args.port, args.database)
     serve_until_stopped(server, f"notification inbox on http://{config.HOST}:{args.port}/ ({args.database})")
 
-
-if __name__ == "__main__":
-    main()

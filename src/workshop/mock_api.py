@@ -7,7 +7,7 @@ Two sites run in one process, each with its own URL and its own faults:
 
 `GET <site>` takes randomuser.me's parameters: results (1..5000), page, seed,
 nat, gender, inc, exc, noinfo. Control endpoints live under `/_workshop/`.
-Run it with `python -m workshop.mock_api --port 4280 [--fixture FILE]`; the
+Run it with `python -m workshop serve mock-api --port 4280 [--fixture FILE]`; the
 course starts it for you. In a notebook, use `MockAPI()` to change faults.
 """
 
@@ -269,7 +269,7 @@ class MockAPI:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m workshop.mock_api", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m workshop serve mock-api", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=config.settings().mock_port)
     parser.add_argument(
         "--fixture",
@@ -281,6 +281,3 @@ def main(argv: list[str] | None = None) -> None:
     source = f"replaying {args.fixture}" if args.fixture else "generated users"
     serve_until_stopped(server, f"mock randomuser API on http://{config.HOST}:{args.port}/api/ ({source})")
 
-
-if __name__ == "__main__":
-    main()

@@ -73,6 +73,8 @@ def check(spec: ServiceSpec, timeout: float = 2.0) -> Health:
 
 def port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers themselves do: a port whose old connections linger in TIME_WAIT is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((HOST, port))
         except OSError:
@@ -105,18 +107,23 @@ def ensure(spec: ServiceSpec, settings: Settings) -> bool:
             return False
         if health.state == "foreign":
             raise busy_port_error(spec, health.detail)
+        stop(spec, settings)  # one started before the ports changed: it is unreachable now
         pid = _spawn(spec, settings)
         _wait_healthy(spec, settings, pid)
         return True
 
 
 def stop(spec: ServiceSpec, settings: Settings, timeout: float = 20.0) -> bool:
-    """Stop the service if this course started it. Returns True if a process was stopped."""
-    pid = read_pid(spec, settings)
+    """Stop the course's process for this service (even one started with other ports).
+
+    Returns True if a process was stopped.
+    """
+    record = _recorded_process(spec, settings)
     pid_file = _pid_file(spec, settings)
-    if pid is None:
+    if record is None:
         pid_file.unlink(missing_ok=True)
         return False
+    pid = record[0]
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
     try:
@@ -130,15 +137,21 @@ def stop(spec: ServiceSpec, settings: Settings, timeout: float = 20.0) -> bool:
 
 
 def read_pid(spec: ServiceSpec, settings: Settings) -> int | None:
-    """The pid of the course's process for `spec`, if it is still alive."""
+    """The pid of the course's process for `spec` as configured now, if it is alive."""
+    record = _recorded_process(spec, settings)
+    return record[0] if record and record[1] == spec.command else None
+
+
+def _recorded_process(spec: ServiceSpec, settings: Settings) -> tuple[int, list[str]] | None:
+    """The live process the pid file names, with the command it was started with."""
     try:
         record = json.loads(_pid_file(spec, settings).read_text())
-        pid = int(record["pid"])
+        pid, command = int(record["pid"]), list(record["command"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not _alive(pid) or not _runs_command(pid, record.get("command", [])):
+    if not _alive(pid) or not _runs_command(pid, command):
         return None
-    return pid
+    return pid, command
 
 
 def log_file(spec: ServiceSpec, settings: Settings) -> Path:
@@ -194,7 +207,10 @@ def _wait_healthy(spec: ServiceSpec, settings: Settings, pid: int) -> None:
         timeout=spec.start_timeout,
         what=f"the {spec.title} to answer at {spec.health_url}",
         interval=0.2,
-        hint=f"See {log_file(spec, settings)}; `python -m workshop down` then `up` restarts it.",
+        hint=(
+            f"`python -m workshop down` then `up` restarts it. Last lines of {log_file(spec, settings)}:\n"
+            + log_tail(spec, settings)
+        ),
     )
 
 

@@ -24,7 +24,7 @@ def _identifies_as(service_id: str):
 
 
 def mock_spec(settings: Settings) -> ServiceSpec:
-    command = [sys.executable, "-m", "workshop.mock_api", "--port", str(settings.mock_port)]
+    command = [sys.executable, "-m", "workshop", "serve", "mock-api", "--port", str(settings.mock_port)]
     if os.environ.get("WORKSHOP_MOCK_FIXTURE"):
         command += ["--fixture", os.path.abspath(os.environ["WORKSHOP_MOCK_FIXTURE"])]
     return ServiceSpec(
@@ -48,7 +48,7 @@ def inbox_spec(settings: Settings) -> ServiceSpec:
         url=f"{settings.inbox_url}/",
         health_url=f"{settings.inbox_url}/_workshop/health",
         is_ours=_identifies_as(INBOX_ID),
-        command=[sys.executable, "-m", "workshop.inbox", "--port", str(settings.inbox_port), "--database", str(settings.inbox_db)],
+        command=[sys.executable, "-m", "workshop", "serve", "inbox", "--port", str(settings.inbox_port), "--database", str(settings.inbox_db)],
     )
 
 
