@@ -13,11 +13,13 @@ from __future__ import annotations
 import os
 import sys
 
+from .checks import CheckFailed, check
 from .config import PREFIX
 from .errors import WorkshopError
 from .inbox import Inbox, Message
-from .mock_api import MockAPI
+from .mock_api import MockAPI, data_api_url
 from .services import Course
+from .source import show_source
 
 
 def start() -> Course:
@@ -38,4 +40,7 @@ def start() -> Course:
     return course
 
 
-__all__ = ["Course", "Inbox", "Message", "MockAPI", "PREFIX", "WorkshopError", "start"]
+__all__ = [
+    "CheckFailed", "Course", "Inbox", "Message", "MockAPI", "PREFIX", "WorkshopError",
+    "check", "data_api_url", "show_source", "start",
+]

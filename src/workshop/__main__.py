@@ -105,6 +105,7 @@ FAULT_OPTIONS = {
     "retry_after": (int, "seconds announced in Retry-After"),
     "malformed": (float, "share of truncated JSON bodies, 0..1"),
     "api_errors": (float, 'share of HTTP 200 {"error": ...} answers, 0..1'),
+    "bad_records": (float, "share of users that come back broken, 0..1"),
     "latency": (float, "seconds added to every answer"),
 }
 

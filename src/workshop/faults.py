@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import random
 from dataclasses import asdict, dataclass, fields
 
@@ -23,6 +24,8 @@ class Faults:
     retry_after:   seconds announced in `Retry-After` (whole seconds, as HTTP says)
     malformed:     share answered with HTTP 200 and a truncated JSON body
     api_errors:    share answered with HTTP 200 and `{"error": "..."}`, no results
+    bad_records:   share of the users in a good answer that come back broken
+                   (a field missing, a date that is not a date, a blank coordinate, a null name)
     latency:       seconds added before every answer
     outage:        every request fails with HTTP 503: the site is down
     seed:          make the random draws repeatable
@@ -33,6 +36,7 @@ class Faults:
     retry_after: int = 1
     malformed: float = 0.0
     api_errors: float = 0.0
+    bad_records: float = 0.0
     latency: float = 0.0
     outage: bool = False
     seed: int | None = None
@@ -54,6 +58,8 @@ class Faults:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise WorkshopError(f"Fault {name} is a share of requests: a number from 0 to 1, got {value!r}.")
+        if isinstance(self.bad_records, bool) or not isinstance(self.bad_records, (int, float)) or not 0 <= self.bad_records <= 1:
+            raise WorkshopError(f"Fault bad_records is a share of users: a number from 0 to 1, got {self.bad_records!r}.")
         total = sum(getattr(self, name) for name in SHARES)
         if total > 1 + 1e-9:
             raise WorkshopError(f"The shares {', '.join(SHARES)} add up to {total:g}; together they can be at most 1.")
@@ -68,6 +74,19 @@ class Faults:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _break_user(user: dict, how: int) -> dict:
+    broken = copy.deepcopy(user)
+    if how == 0:
+        broken.pop("email", None)
+    elif how == 1 and isinstance(broken.get("dob"), dict):
+        broken["dob"]["date"] = "unknown"
+    elif how == 2 and isinstance(broken.get("location"), dict):
+        broken["location"]["coordinates"]["latitude"] = ""
+    else:
+        broken["name"] = None
+    return broken
 
 
 class FaultDraw:
@@ -88,3 +107,12 @@ class FaultDraw:
                 return outcome
             roll -= share
         return "ok"
+
+    def spoil(self, users: list[dict]) -> list[dict]:
+        """Break the `bad_records` share of a good answer's users."""
+        if not self.faults.bad_records:
+            return users
+        return [
+            _break_user(user, self._rng.randrange(4)) if self._rng.random() < self.faults.bad_records else user
+            for user in users
+        ]

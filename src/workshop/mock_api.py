@@ -116,13 +116,17 @@ class MockState:
         self.draws = {site: FaultDraw(Faults()) for site in SITES}
         self.stats = {site: Counter() for site in SITES}
 
-    def outcome(self, site: str) -> tuple[str, Faults]:
+    def outcome(self, site: str) -> tuple[str, FaultDraw]:
         with self.lock:
             draw = self.draws[site]
             outcome = draw.next()
             self.stats[site]["requests"] += 1
             self.stats[site][outcome] += 1
-            return outcome, draw.faults
+            return outcome, draw
+
+    def spoil(self, draw: FaultDraw, users: list[dict]) -> list[dict]:
+        with self.lock:
+            return draw.spoil(users)
 
 
 class MockHandler(JSONHandler):
@@ -172,7 +176,8 @@ class MockHandler(JSONHandler):
         self.send_json(200, {"ok": True})
 
     def _serve_users(self, site: str) -> None:
-        outcome, faults = self.state.outcome(site)
+        outcome, draw = self.state.outcome(site)
+        faults = draw.faults
         if faults.latency:
             time.sleep(faults.latency)
         if outcome == "outage":
@@ -188,6 +193,7 @@ class MockHandler(JSONHandler):
             answer = build_answer(self.query, self.state.fixture)
         except BadRequest as exc:
             return self.send_json(400, {"error": str(exc)})
+        answer["results"] = self.state.spoil(draw, answer["results"])
         body = json.dumps(answer, ensure_ascii=False).encode("utf-8")
         if outcome == "malformed":
             body = body[: max(1, len(body) // 2)]
@@ -198,6 +204,11 @@ def make_mock_server(port: int, fixture_path: str | None = None):
     fixture = load_fixture(fixture_path) if fixture_path else None
     handler = type("BoundMockHandler", (MockHandler,), {"state": MockState(fixture, fixture_path)})
     return make_server(handler, port)
+
+
+def data_api_url() -> str:
+    """What the pipeline calls: WORKSHOP_API_URL (e.g. https://randomuser.me/api/) or the mock's primary site."""
+    return os.environ.get("WORKSHOP_API_URL") or MockAPI().primary_url
 
 
 class MockAPI:

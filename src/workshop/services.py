@@ -10,7 +10,7 @@ from . import config, processes, prefect_server
 from .config import Settings
 from .processes import ServiceSpec
 from .inbox import SERVICE_ID as INBOX_ID
-from .mock_api import SERVICE_ID as MOCK_ID, MockAPI
+from .mock_api import SERVICE_ID as MOCK_ID, MockAPI, data_api_url
 
 
 def _identifies_as(service_id: str):
@@ -98,7 +98,7 @@ def up() -> Course:
     return Course(
         prefect_api_url=api_url,
         prefect_ui_url=prefect_server.ui_url(api_url),
-        data_api_url=os.environ.get("WORKSHOP_API_URL") or mock.primary_url,
+        data_api_url=data_api_url(),
         mock_url=mock.primary_url,
         mirror_url=mock.mirror_url,
         inbox_url=f"{settings.inbox_url}/",

@@ -1,0 +1,14 @@
+"""Checks in notebook cells: a clear tick when the learner got it, a clear reason when not."""
+
+from __future__ import annotations
+
+
+class CheckFailed(AssertionError):
+    """A notebook check did not hold; the message says what to look at."""
+
+
+def check(condition: object, passed: str, failed: str) -> None:
+    """Print `✓ passed` if `condition` holds, else stop the notebook with `failed`."""
+    if not condition:
+        raise CheckFailed(failed)
+    print(f"✓ {passed}")

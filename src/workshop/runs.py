@@ -1,0 +1,79 @@
+"""Looking at flow runs from a notebook: links into the Prefect UI, task runs, waiting for a run."""
+
+from __future__ import annotations
+
+import os
+from uuid import UUID
+
+from .errors import WorkshopError
+from .prefect_server import ui_url
+from .waiting import wait_for
+
+
+def _api_url() -> str:
+    url = os.environ.get("PREFECT_API_URL")
+    if not url:
+        raise WorkshopError("PREFECT_API_URL is not set in this kernel: run `course = workshop.start()` first.")
+    return url.rstrip("/")
+
+
+def flow_run_url(flow_run_id: UUID | str) -> str:
+    """The flow run's page in the Prefect UI."""
+    return f"{ui_url(_api_url())}/runs/flow-run/{flow_run_id}"
+
+
+def flow_run_id(state) -> UUID:
+    """The id of the flow run a `return_state=True` call produced."""
+    return state.state_details.flow_run_id
+
+
+def task_runs(flow_run_id: UUID | str) -> list:
+    """Every task run of a flow run, oldest first."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    flow_runs = FlowRunFilter(id=FlowRunFilterId(any_=[UUID(str(flow_run_id))]))
+    with get_client(sync_client=True) as client:
+        return client.read_task_runs(flow_run_filter=flow_runs, sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200)
+
+
+def retries(flow_run_id: UUID | str) -> int:
+    """How many times the flow run's tasks were retried (each extra attempt counts once)."""
+    return sum(max(0, task_run.run_count - 1) for task_run in task_runs(flow_run_id))
+
+
+def wait_for_flow_run(flow_run_id: UUID | str, *, timeout: float = 60.0):
+    """Wait until the flow run reaches a final state and return it."""
+    from prefect.client.orchestration import get_client
+
+    def final():
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(UUID(str(flow_run_id)))
+        return run if run.state and run.state.is_final() else None
+
+    return wait_for(final, timeout=timeout, what=f"flow run {flow_run_id} to finish", interval=0.2)
+
+
+def artifacts(flow_run_id: UUID | str) -> list:
+    """The artifacts (tables, markdown, links) a flow run published: what its Artifacts tab shows."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, TaskRunFilter
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    of_run = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(str(flow_run_id))]))
+    with get_client(sync_client=True) as client:
+        # Prefect 3.8.8's sync client sends what is not given as null, which the server
+        # rejects (HTTP 422): every filter, the paging and the sort are spelled out.
+        return client.read_artifacts(
+            artifact_filter=of_run, flow_run_filter=FlowRunFilter(), task_run_filter=TaskRunFilter(),
+            limit=50, offset=0, sort=ArtifactSort.CREATED_DESC,
+        )
+
+
+def run_seconds(flow_run_id: UUID | str) -> float:
+    """How long the flow run was Running, as the server recorded it (the duration the UI shows)."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(UUID(str(flow_run_id))).total_run_time.total_seconds()
