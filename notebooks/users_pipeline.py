@@ -46,8 +46,8 @@ def is_retryable(task, task_run, state) -> bool:
 
 
 @task(
-    retries=6,
-    retry_delay_seconds=exponential_backoff(backoff_factor=0.2),  # 0.2 s, 0.4 s, 0.8 s, ...
+    retries=5,
+    retry_delay_seconds=exponential_backoff(backoff_factor=0.1),  # 0.1 s, 0.2 s, 0.4 s, 0.8 s, 1.6 s
     retry_jitter_factor=0.5,  # spread the retries so clients do not come back in step
     retry_condition_fn=is_retryable,
     task_run_name="fetch page {page}",

@@ -43,13 +43,19 @@ def retries(flow_run_id: UUID | str) -> int:
     return sum(max(0, task_run.run_count - 1) for task_run in task_runs(flow_run_id))
 
 
-def wait_for_flow_run(flow_run_id: UUID | str, *, timeout: float = 60.0):
-    """Wait until the flow run reaches a final state and return it."""
+def flow_run(flow_run_id: UUID | str):
+    """The flow run as the server knows it: name, state, timings."""
     from prefect.client.orchestration import get_client
 
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(UUID(str(flow_run_id)))
+
+
+def wait_for_flow_run(flow_run_id: UUID | str, *, timeout: float = 60.0):
+    """Wait until the flow run reaches a final state and return it."""
+
     def final():
-        with get_client(sync_client=True) as client:
-            run = client.read_flow_run(UUID(str(flow_run_id)))
+        run = flow_run(flow_run_id)
         return run if run.state and run.state.is_final() else None
 
     return wait_for(final, timeout=timeout, what=f"flow run {flow_run_id} to finish", interval=0.2)
@@ -73,7 +79,4 @@ def artifacts(flow_run_id: UUID | str) -> list:
 
 def run_seconds(flow_run_id: UUID | str) -> float:
     """How long the flow run was Running, as the server recorded it (the duration the UI shows)."""
-    from prefect.client.orchestration import get_client
-
-    with get_client(sync_client=True) as client:
-        return client.read_flow_run(UUID(str(flow_run_id))).total_run_time.total_seconds()
+    return flow_run(flow_run_id).total_run_time.total_seconds()
