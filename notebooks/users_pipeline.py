@@ -5,7 +5,8 @@ fetch_page  - one page of users from a randomuser-style API, with retries that
 clean_users - raw records -> a typed DataFrame, plus the records that failed
               validation, each with its reason (nothing is dropped silently)
 publish     - the table to a CSV file and to Prefect artifacts on the run page
-users_pipeline - the flow: pages fetched concurrently, cleaned, published
+users_pipeline - the flow: pages fetched concurrently, cleaned, published; when
+              the source fails, a `workshop.source.unhealthy` event (notebook 03)
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 import pandas as pd
 import requests
 from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.events import emit_event
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import exponential_backoff
 
@@ -183,6 +186,20 @@ def publish(users: pd.DataFrame, quarantined: pd.DataFrame, name: str = "users")
     return path
 
 
+def report_unhealthy_source(api_url: str, failure: Exception) -> None:
+    """Tell Prefect, as an event about the data source, that it failed us.
+
+    Inside a flow run, Prefect links the event to the run, its flow and its
+    deployment as *related* resources, so automations can match on either.
+    """
+    parts = urlsplit(api_url)
+    emit_event(
+        event="workshop.source.unhealthy",
+        resource={"prefect.resource.id": f"workshop.source.{parts.netloc}{parts.path}", "prefect.resource.name": api_url},
+        payload={"error": f"{type(failure).__name__}: {failure}"},
+    )
+
+
 class PipelineResult(NamedTuple):
     flow_run_id: str  # find the run in the UI: workshop.runs.flow_run_url(result.flow_run_id)
     records_in: int
@@ -204,7 +221,11 @@ def users_pipeline(
     api_url = api_url or workshop.data_api_url()
     pages = range(1, math.ceil(n_users / page_size) + 1)
     futures = [fetch_page.submit(api_url, page, page_size, seed, nat) for page in pages]
-    records = [record for future in futures for record in future.result()][:n_users]
+    try:
+        records = [record for future in futures for record in future.result()][:n_users]
+    except Exception as failure:
+        report_unhealthy_source(api_url, failure)
+        raise
     users, quarantined = clean_users(records)
     logger.info("%d records in: %d clean, %d quarantined (from %s)", len(records), len(users), len(quarantined), api_url)
     publish(users, quarantined, name)

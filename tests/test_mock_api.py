@@ -90,6 +90,8 @@ def test_same_seed_and_page_give_same_users(mock):
     other_seed = get(mock.primary_url, results=5, seed="xyz", page=2).json()["results"]
     assert first == again
     assert first != other_page and first != other_seed
+    # Pages of any size tile one sequence per seed, so a pipeline can page however it likes.
+    assert get(mock.primary_url, results=10, seed="abc").json()["results"][5:] == first
 
 
 def test_without_seed_a_random_seed_is_reported(mock):

@@ -76,7 +76,7 @@ def test_a_service_can_be_stopped_and_started_again(monkeypatch, free_port, tmp_
         assert processes.ensure(spec, settings) is False  # idempotent
         assert processes.check(spec).ok
     finally:
-        assert processes.stop(spec, settings) is True
+        assert processes.stop(spec.name, settings) is True
     assert processes.check(spec).state == "down"
     assert processes.read_pid(spec, settings) is None
 

@@ -9,6 +9,7 @@ learner can move the course by exporting a variable before starting it:
 | WORKSHOP_PREFECT_PORT | 4200 | the course's local Prefect server |
 | WORKSHOP_MOCK_PORT | 4280 | the mock randomuser API |
 | WORKSHOP_INBOX_PORT | 4281 | the notification inbox |
+| WORKSHOP_RUNNER_PORT | 4282 | health endpoint of the process serving the course's deployments |
 | WORKSHOP_API_URL | the mock | any randomuser-compatible API, e.g. https://randomuser.me/api/ |
 | WORKSHOP_MOCK_FIXTURE | none | a recorded randomuser response the mock replays |
 | PREFECT_API_URL | none | use this Prefect server (classroom, Cloud) instead of starting one |
@@ -61,6 +62,7 @@ class Settings:
     prefect_port: int
     mock_port: int
     inbox_port: int
+    runner_port: int
 
     @property
     def local_prefect_api_url(self) -> str:
@@ -98,6 +100,7 @@ def settings() -> Settings:
         prefect_port=_port("WORKSHOP_PREFECT_PORT", 4200),
         mock_port=_port("WORKSHOP_MOCK_PORT", 4280),
         inbox_port=_port("WORKSHOP_INBOX_PORT", 4281),
+        runner_port=_port("WORKSHOP_RUNNER_PORT", 4282),
     )
 
 

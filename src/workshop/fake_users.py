@@ -108,9 +108,9 @@ def _years_between(start: datetime, end: datetime) -> int:
     return end.year - start.year - ((end.month, end.day) < (start.month, start.day))
 
 
-def make_user(seed: str, page: int, index: int, nats: tuple[str, ...], gender: str | None, now: datetime) -> dict:
-    """One user, fully determined by (seed, page, index, nats, gender)."""
-    rng = random.Random(f"{seed}|{page}|{index}|{','.join(nats)}|{gender or ''}")
+def make_user(seed: str, position: int, nats: tuple[str, ...], gender: str | None, now: datetime) -> dict:
+    """The user at `position` in the sequence a seed (and the nat and gender filters) defines."""
+    rng = random.Random(f"{seed}|{position}|{','.join(nats)}|{gender or ''}")
     nat = NATIONALITIES[rng.choice(nats)]
     sex = gender or rng.choice(["male", "female"])
     fake = _faker(nat.locale)
@@ -180,11 +180,13 @@ def make_user(seed: str, page: int, index: int, nats: tuple[str, ...], gender: s
 
 
 def make_users(seed: str, page: int, count: int, nats: tuple[str, ...], gender: str | None) -> tuple[dict, ...]:
-    """`count` users for this seed and page (treat them as read-only)."""
+    """Page `page` of `count` users: positions (page-1)*count onwards, so pages of
+    any size tile one sequence per seed. Treat them as read-only."""
     today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     return _make_users(seed, page, count, nats, gender, today)
 
 
 @lru_cache(maxsize=256)  # a retried request costs nothing
 def _make_users(seed: str, page: int, count: int, nats: tuple[str, ...], gender: str | None, today: datetime) -> tuple[dict, ...]:
-    return tuple(make_user(seed, page, i, nats, gender, today) for i in range(count))
+    first = (page - 1) * count
+    return tuple(make_user(seed, position, nats, gender, today) for position in range(first, first + count))

@@ -159,6 +159,15 @@ class Inbox:
         """Where a notification block should send: one path per channel keeps sources apart."""
         return f"{self.base_url}/{channel}"
 
+    async def asave_block(self, name: str = "workshop-inbox", channel: str = "alerts"):
+        """Save a Prefect notification block that delivers here, as notebook 02 builds it; return its id."""
+        from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+        block = CustomWebhookNotificationBlock(
+            name="course inbox", url=self.url(channel), json_data={"subject": "{{subject}}", "body": "{{body}}"}
+        )
+        return await block.asave(name, overwrite=True)
+
     def messages(self, after: int = 0) -> list[Message]:
         records = self._call("GET", "/_workshop/messages", params={"after": after})
         if not isinstance(records, list):

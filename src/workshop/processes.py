@@ -45,6 +45,7 @@ class ServiceSpec:
     command: list[str]
     env: dict[str, str] = field(default_factory=dict)
     start_timeout: float = 30.0
+    cwd: Path | None = None  # where the process runs; the course folder unless said
 
 
 @dataclass(frozen=True)
@@ -107,19 +108,20 @@ def ensure(spec: ServiceSpec, settings: Settings) -> bool:
             return False
         if health.state == "foreign":
             raise busy_port_error(spec, health.detail)
-        stop(spec, settings)  # one started before the ports changed: it is unreachable now
+        stop(spec.name, settings, title=spec.title)  # one started before the ports changed: unreachable now
         pid = _spawn(spec, settings)
         _wait_healthy(spec, settings, pid)
         return True
 
 
-def stop(spec: ServiceSpec, settings: Settings, timeout: float = 20.0) -> bool:
-    """Stop the course's process for this service (even one started with other ports).
+def stop(name: str, settings: Settings, *, title: str = "", timeout: float = 20.0) -> bool:
+    """Stop the course's process for the service called `name` (even one started with other ports).
 
     Returns True if a process was stopped.
     """
-    record = _recorded_process(spec, settings)
-    pid_file = _pid_file(spec, settings)
+    title = title or name
+    record = _recorded_process(name, settings)
+    pid_file = _pid_file(name, settings)
     if record is None:
         pid_file.unlink(missing_ok=True)
         return False
@@ -127,25 +129,25 @@ def stop(spec: ServiceSpec, settings: Settings, timeout: float = 20.0) -> bool:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
     try:
-        wait_for(lambda: not _alive(pid), timeout=timeout, what=f"the {spec.title} to stop")
+        wait_for(lambda: not _alive(pid), timeout=timeout, what=f"the {title} to stop")
     except WorkshopError:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        wait_for(lambda: not _alive(pid), timeout=5, what=f"the {spec.title} to be killed")
+        wait_for(lambda: not _alive(pid), timeout=5, what=f"the {title} to be killed")
     pid_file.unlink(missing_ok=True)
     return True
 
 
 def read_pid(spec: ServiceSpec, settings: Settings) -> int | None:
     """The pid of the course's process for `spec` as configured now, if it is alive."""
-    record = _recorded_process(spec, settings)
+    record = _recorded_process(spec.name, settings)
     return record[0] if record and record[1] == spec.command else None
 
 
-def _recorded_process(spec: ServiceSpec, settings: Settings) -> tuple[int, list[str]] | None:
+def _recorded_process(name: str, settings: Settings) -> tuple[int, list[str]] | None:
     """The live process the pid file names, with the command it was started with."""
     try:
-        record = json.loads(_pid_file(spec, settings).read_text())
+        record = json.loads(_pid_file(name, settings).read_text())
         pid, command = int(record["pid"]), list(record["command"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -166,8 +168,8 @@ def log_tail(spec: ServiceSpec, settings: Settings, lines: int = 15) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _pid_file(spec: ServiceSpec, settings: Settings) -> Path:
-    return settings.run_dir / f"{spec.name}.json"
+def _pid_file(name: str, settings: Settings) -> Path:
+    return settings.run_dir / f"{name}.json"
 
 
 def _spawn(spec: ServiceSpec, settings: Settings) -> int:
@@ -183,11 +185,11 @@ def _spawn(spec: ServiceSpec, settings: Settings) -> int:
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
-            cwd=settings.home,
+            cwd=spec.cwd or settings.home,
             start_new_session=True,
         )
     record = {"pid": process.pid, "port": spec.port, "url": spec.url, "command": spec.command}
-    _pid_file(spec, settings).write_text(json.dumps(record))
+    _pid_file(spec.name, settings).write_text(json.dumps(record))
     return process.pid
 
 

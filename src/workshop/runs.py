@@ -80,3 +80,27 @@ def artifacts(flow_run_id: UUID | str) -> list:
 def run_seconds(flow_run_id: UUID | str) -> float:
     """How long the flow run was Running, as the server recorded it (the duration the UI shows)."""
     return flow_run(flow_run_id).total_run_time.total_seconds()
+
+
+def wait_for_deployment_run(deployment_id: UUID | str, *, created_after, timeout: float = 60.0):
+    """Wait for the first flow run of a deployment created after `created_after` (a datetime), and return it.
+
+    This is how a notebook sees that an automation started a deployment.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId, FlowRunFilter
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    of_deployment = DeploymentFilter(id=DeploymentFilterId(any_=[UUID(str(deployment_id))]))
+
+    def started():
+        with get_client(sync_client=True) as client:
+            recent = client.read_flow_runs(
+                deployment_filter=of_deployment, flow_run_filter=FlowRunFilter(),
+                sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=20,
+            )
+        newer = sorted((run for run in recent if run.created > created_after), key=lambda run: run.created)
+        return newer[0] if newer else None
+
+    return wait_for(started, timeout=timeout, what=f"a new run of deployment {deployment_id}", interval=0.2,
+                    hint="Is the automation enabled, and is the deployment being served?")

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from . import config, processes, prefect_server
 from .config import Settings
 from .processes import ServiceSpec
+from .deployments import RUNNER
 from .inbox import SERVICE_ID as INBOX_ID
 from .mock_api import SERVICE_ID as MOCK_ID, MockAPI, data_api_url
 
@@ -143,7 +144,8 @@ def down() -> list[str]:
     """Stop what this course started; a server named by PREFECT_API_URL is never touched."""
     settings = config.settings()
     everything = [prefect_server.local_spec(settings), mock_spec(settings), inbox_spec(settings)]
-    return [spec.title for spec in everything if processes.stop(spec, settings)]
+    names = [(spec.name, spec.title) for spec in everything] + [(RUNNER, "deployment runner")]
+    return [title for name, title in names if processes.stop(name, settings, title=title)]
 
 
 __all__ = ["Course", "ServiceStatus", "up", "status", "down"]
