@@ -1,4 +1,4 @@
-"""`python -m workshop up | status | down | reset | faults | lab`"""
+"""`python -m workshop up | status | down | reset | faults | serve | handouts | lab`"""
 
 from __future__ import annotations
 
@@ -77,6 +77,17 @@ def cmd_faults(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_handouts(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .handouts import write_handouts
+
+    written = write_handouts(Path(args.destination))
+    for kind, paths in written.items():
+        print(f"{kind:<8} {len(paths)} notebooks in {paths[0].parent if paths else args.destination}")
+    return 0
+
+
 def cmd_lab(args: argparse.Namespace) -> int:
     course = services.up()
     env = {**os.environ, "PREFECT_API_URL": course.prefect_api_url}
@@ -133,6 +144,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("service", choices=["mock-api", "inbox"])
     serve.add_argument("args", nargs=argparse.REMAINDER, help="--port N, and --fixture FILE (mock-api) or --database FILE (inbox)")
     serve.set_defaults(run=cmd_serve)
+    handouts = commands.add_parser("handouts", help="write learner and solved copies of the notebooks (for instructors)")
+    handouts.add_argument("destination", help="folder to write learner/ and solved/ into")
+    handouts.set_defaults(run=cmd_handouts)
     commands.add_parser("lab", help="start the services and open the course in JupyterLab").set_defaults(run=cmd_lab)
     return top
 
