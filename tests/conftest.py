@@ -1,45 +1,33 @@
 """The test session runs against its own services, never the learner's.
 
-Before anything imports Prefect, the session gets a temporary course folder,
-a temporary Prefect home and free ports, and forgets any PREFECT_API_URL the
-shell had. Services start once, on first need (a notebook or a test asking for
-`course`), and stop when the session ends. Notebook kernels inherit the
-environment, so `workshop.start()` inside them finds these same services.
-(nbmake items do not run autouse fixtures: hence the hook below.)
+`workshop.isolation` gives the session a temporary course folder, a temporary
+Prefect home and free ports before anything imports Prefect. Services start
+once, on first need (a notebook, or a test asking for `course`), and stop when
+the session ends. Notebook kernels inherit the environment, so
+`workshop.start()` inside them finds these same services. (nbmake items do not
+run autouse fixtures: hence the hooks below.)
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import tempfile
 import threading
-from pathlib import Path
 
 import pytest
 
-_HOME = Path(tempfile.mkdtemp(prefix="workshop-tests-"))
+from workshop import isolation
+
+_home = None
 _course = None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    for variable in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE", "PREFECT_UI_URL", "WORKSHOP_API_URL", "WORKSHOP_MOCK_FIXTURE"):
-        os.environ.pop(variable, None)
-    os.environ.update(
-        WORKSHOP_HOME=str(_HOME / "course"),
-        PREFECT_HOME=str(_HOME / "prefect-client"),
-        WORKSHOP_PREFECT_PORT=str(_free_port()),
-        WORKSHOP_MOCK_PORT=str(_free_port()),
-        WORKSHOP_INBOX_PORT=str(_free_port()),
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-    )
+    global _home
+    _home = isolation.enter(prefix="workshop-tests-")
+    config.addinivalue_line("markers", "after_notebooks: run after every notebook has run (shipped and solved)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("after_notebooks") is not None)  # stable: order kept otherwise
 
 
 def start_services():
@@ -57,11 +45,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if _course is not None:
-        from workshop import services
-
-        services.down()
-    shutil.rmtree(_HOME, ignore_errors=True)
+    if _home is not None:
+        isolation.leave(_home)
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +57,7 @@ def course():
 
 @pytest.fixture
 def free_port() -> int:
-    return _free_port()
+    return isolation.free_port()
 
 
 @pytest.fixture

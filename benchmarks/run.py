@@ -1,0 +1,251 @@
+"""Measure what the course promises a user can feel. Prints a table, writes JSON.
+
+    python benchmarks/run.py            # about 2 minutes
+    python benchmarks/run.py --suite    # also time the whole test suite (a few minutes more)
+
+Everything runs against a private copy of the services (temporary folder, free
+ports), never the one you use in JupyterLab. Figures are wall-clock seconds on
+this machine; they are measurements, not pass/fail thresholds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "notebooks"))
+
+from workshop import isolation  # noqa: E402  (before Prefect is imported)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
+
+
+class PeakMemory:
+    """Samples the resident memory of the course's service processes (children included)."""
+
+    def __init__(self):
+        self.peak_mb, self._stop = 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        import psutil
+
+        from workshop import services
+
+        while not self._stop.wait(0.5):
+            total = 0
+            for row in services.status():
+                if row.pid:
+                    with_children = [psutil.Process(row.pid), *psutil.Process(row.pid).children(recursive=True)]
+                    total += sum(p.memory_info().rss for p in with_children if p.is_running())
+            self.peak_mb = max(self.peak_mb, total / 2**20)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def service_start() -> dict:
+    from workshop import services
+
+    started = time.perf_counter()
+    services.up()
+    cold = time.perf_counter() - started
+    started = time.perf_counter()
+    services.up()
+    warm = time.perf_counter() - started
+    import workshop
+
+    started = time.perf_counter()
+    workshop.start()
+    notebook_call = time.perf_counter() - started
+    return {"cold start, new database (s)": cold, "warm start, all running (s)": warm,
+            "workshop.start() when running (s)": notebook_call}
+
+
+def throughput(n_users: int, latency: float, workers: int) -> dict:
+    import requests
+    from prefect import flow, task
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    import workshop
+    from users_pipeline import users_pipeline
+
+    mock = workshop.MockAPI()
+    url = mock.primary_url
+
+    @task
+    def fetch(url: str):
+        return requests.get(url).json()
+
+    @task
+    def clean(raw: dict):
+        return raw.get("results")[0]["name"]
+
+    @flow(name="workshop-benchmark-serial")
+    def serial(count: int):
+        return [clean(fetch(url)) for _ in range(count)]
+
+    def thread_pool() -> list:
+        with ThreadPoolExecutor(workers) as pool, requests.Session() as session:
+            return list(pool.map(lambda page: session.get(url, params={"results": 1, "page": page, "seed": "b"}).json(),
+                                 range(1, n_users + 1)))
+
+    concurrent = users_pipeline.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))
+    timings = {}
+    mock.set_faults(latency=latency)
+    try:
+        for name, work in [
+            ("seed's serial loop (Prefect)", lambda: serial(n_users)),
+            (f"course flow, {workers} concurrent tasks", lambda: concurrent(n_users=n_users, page_size=1, name="benchmark")),
+            ("course flow, one batched request", lambda: users_pipeline(n_users=n_users, page_size=n_users, name="benchmark")),
+            (f"ThreadPoolExecutor({workers}), no Prefect", thread_pool),
+        ]:
+            started = time.perf_counter()
+            work()
+            timings[name] = time.perf_counter() - started
+    finally:
+        mock.clear_faults()
+    floor = latency * math.ceil(n_users / workers)
+    names = list(timings)
+    return {
+        "users": n_users, "latency (s)": latency, "workers": workers,
+        "seconds": timings,
+        "physical floor, latency x ceil(N / workers) (s)": floor,
+        "speed-up of the concurrent flow over the serial loop": timings[names[0]] / timings[names[1]],
+        "Prefect overhead: concurrent flow / thread pool": timings[names[1]] / timings[names[3]],
+    }
+
+
+def notification_latency(failures: int) -> dict:
+    from prefect import flow
+    from prefect.automations import Automation, EventTrigger, Posture, SendNotification
+
+    from workshop import Inbox, runs
+
+    inbox = Inbox()
+    block_id = asyncio.run(inbox.asave_block("workshop-benchmark-inbox", channel="benchmark"))
+    Automation(
+        name="workshop-benchmark-alert",
+        trigger=EventTrigger(expect={"prefect.flow-run.Failed"}, match={"prefect.resource.id": "prefect.flow-run.*"},
+                             match_related={"prefect.resource.role": "flow", "prefect.resource.name": "workshop-benchmark-fail"},
+                             posture=Posture.Reactive, threshold=1, within=timedelta(0)),
+        actions=[SendNotification(block_document_id=block_id, subject="{{ flow_run.id }}", body="failed")],
+    ).create()
+
+    @flow(name="workshop-benchmark-fail")
+    def fail():
+        raise RuntimeError("on purpose")
+
+    latencies = []
+    for _ in range(failures):
+        mark = inbox.last_id()
+        state = fail(return_state=True)
+        run_id = runs.flow_run_id(state)
+        message, _ = inbox.wait_for(str(run_id), after=mark, timeout=30)
+        latencies.append((message.received_at - runs.flow_run(run_id).state.timestamp).total_seconds())
+    return {"failures": failures, "p50 (s)": statistics.median(latencies), "p95 (s)": percentile(latencies, 0.95),
+            "max (s)": max(latencies)}
+
+
+def failover_latency(rounds: int) -> dict:
+    from prefect.automations import Automation, EventTrigger, Posture, RunDeployment
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+
+    import workshop
+    from workshop import runs
+    from workshop.deployments import serve_deployments, stop_serving
+
+    serve_deployments(ROOT / "notebooks" / "failover_deployments.py")
+    with get_client(sync_client=True) as client:
+        primary = client.read_deployment_by_name("workshop-users-pipeline/workshop-primary")
+        backup = client.read_deployment_by_name("workshop-users-pipeline/workshop-backup")
+    Automation(
+        name="workshop-benchmark-failover",
+        trigger=EventTrigger(expect={"prefect.flow-run.Failed"}, match={"prefect.resource.id": "prefect.flow-run.*"},
+                             match_related={"prefect.resource.role": "deployment", "prefect.resource.id": f"prefect.deployment.{primary.id}"},
+                             posture=Posture.Reactive, threshold=1, within=timedelta(0)),
+        actions=[RunDeployment(source="selected", deployment_id=backup.id)],
+    ).create()
+    mock = workshop.MockAPI()
+    started_after, completed_after = [], []
+    try:
+        for _ in range(rounds):
+            before = datetime.now(timezone.utc)
+            mock.set_faults("primary", outage=True)
+            primary_run = run_deployment("workshop-users-pipeline/workshop-primary", timeout=0, parameters={"n_users": 20})
+            failed = runs.wait_for_flow_run(primary_run.id, timeout=90)
+            backup_run = runs.wait_for_flow_run(runs.wait_for_deployment_run(backup.id, created_after=before).id, timeout=90)
+            failed_at = failed.state.timestamp
+            started_after.append((backup_run.start_time - failed_at).total_seconds())
+            completed_after.append((backup_run.state.timestamp - failed_at).total_seconds())
+            mock.clear_faults()
+    finally:
+        mock.clear_faults()
+        stop_serving()
+    return {"rounds": rounds, "backup started, median (s)": statistics.median(started_after),
+            "backup completed, median (s)": statistics.median(completed_after), "backup completed, max (s)": max(completed_after)}
+
+
+def suite() -> dict:
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q"], cwd=ROOT, capture_output=True, text=True)
+    return {"wall time (s)": time.perf_counter() - started, "passed": result.returncode == 0,
+            "summary": result.stdout.strip().splitlines()[-1] if result.stdout else ""}
+
+
+def show(results: dict) -> None:
+    for section, figures in results.items():
+        print(f"\n{section}")
+        for name, value in figures.items():
+            if isinstance(value, dict):
+                for inner, seconds in value.items():
+                    print(f"  {inner:<55} {seconds:8.2f} s")
+            elif isinstance(value, float):
+                print(f"  {name:<55} {value:8.2f}")
+            else:
+                print(f"  {name:<55} {value}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--suite", action="store_true", help="also time the whole test suite")
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results.json")
+    args = parser.parse_args()
+    results: dict = {"machine": {"python": sys.version.split()[0], "cores": __import__("os").cpu_count(),
+                                 "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}}
+    with isolation.isolated(prefix="workshop-bench-"):
+        results["service start"] = service_start()
+        with PeakMemory() as memory:
+            results["data flow throughput"] = throughput(n_users=200, latency=0.05, workers=16)
+            results["notification latency: flow failure -> inbox"] = notification_latency(failures=20)
+            results["failover latency: primary failure -> backup"] = failover_latency(rounds=3)
+        results["service memory"] = {"peak resident memory of the services (MB)": memory.peak_mb}
+    if args.suite:
+        results["test suite"] = suite()
+    show(results)
+    args.output.write_text(json.dumps(results, indent=2))
+    print(f"\nWritten to {args.output}")
+
+
+if __name__ == "__main__":
+    main()

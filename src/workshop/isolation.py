@@ -1,0 +1,63 @@
+"""A private copy of the course's services, for tests and benchmarks.
+
+Inside `isolated()`, the course lives in a temporary folder, on free ports,
+with a temporary Prefect home, and forgets any PREFECT_API_URL of the shell:
+nothing touches the learner's server, inbox or settings. On exit the services
+it started are stopped and the folder removed. Enter it before anything
+imports Prefect, so Prefect's settings see the temporary home.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+FORGET = ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE", "PREFECT_UI_URL", "WORKSHOP_API_URL", "WORKSHOP_MOCK_FIXTURE")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def enter(prefix: str = "workshop-") -> Path:
+    """Point this process (and the processes it starts) at a fresh private course. Returns its folder."""
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    for variable in FORGET:
+        os.environ.pop(variable, None)
+    os.environ.update(
+        WORKSHOP_HOME=str(home / "course"),
+        PREFECT_HOME=str(home / "prefect-client"),
+        WORKSHOP_PREFECT_PORT=str(free_port()),
+        WORKSHOP_MOCK_PORT=str(free_port()),
+        WORKSHOP_INBOX_PORT=str(free_port()),
+        WORKSHOP_RUNNER_PORT=str(free_port()),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    )
+    return home
+
+
+def leave(home: Path) -> None:
+    """Stop what the private course started and remove its folder."""
+    from .services import down
+
+    down()
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def isolated(prefix: str = "workshop-") -> Iterator[Path]:
+    saved = dict(os.environ)
+    home = enter(prefix)
+    try:
+        yield home
+    finally:
+        leave(home)
+        os.environ.clear()
+        os.environ.update(saved)

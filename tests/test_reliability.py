@@ -1,0 +1,166 @@
+"""The course holds up when things go wrong: a flaky or dead API, broken records,
+killed services, and it keeps to loopback and to no secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+from workshop import Inbox, MockAPI, config, processes, services
+from workshop.waiting import wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "notebooks"))
+
+
+@pytest.fixture
+def pipeline(course):
+    import users_pipeline
+
+    yield users_pipeline
+    MockAPI().clear_faults()
+
+
+def test_the_robust_flow_returns_every_user_through_chaos(pipeline):
+    mock = MockAPI()
+    mock.set_faults(server_errors=0.3, rate_limits=0.1, retry_after=1, latency=0.02, seed=11)
+    result = pipeline.users_pipeline(n_users=120, page_size=10, seed="chaos", name="chaos")
+    assert len(result.users) == 120 and result.users.user_id.is_unique
+    seen = mock.stats()
+    assert seen["server_error"] > 0 and seen["rate_limit"] > 0  # the chaos was real
+
+
+def test_a_dead_api_fails_the_flow_clearly_and_the_alert_fires(pipeline):
+    from prefect.automations import Automation, EventTrigger, Posture, SendNotification
+
+    inbox = Inbox()
+    block_id = asyncio.run(inbox.asave_block("workshop-test-inbox", channel="reliability"))
+    alert = Automation(
+        name="workshop-test-alert-on-failure",
+        trigger=EventTrigger(expect={"prefect.flow-run.Failed"}, match={"prefect.resource.id": "prefect.flow-run.*"},
+                             match_related={"prefect.resource.role": "flow", "prefect.resource.name": "workshop-users-pipeline"},
+                             posture=Posture.Reactive, threshold=1, within=timedelta(0)),
+        actions=[SendNotification(block_document_id=block_id, subject="failed {{ flow_run.id }}", body="{{ flow_run.state.message }}")],
+    ).create()
+    try:
+        mark = inbox.last_id()
+        MockAPI().set_faults(outage=True)
+        state = pipeline.users_pipeline(n_users=10, page_size=10, return_state=True)
+        assert state.is_failed() and "HTTP 503" in state.message  # says what went wrong, not a JSON error
+        message, _ = inbox.wait_for(str(state.state_details.flow_run_id), after=mark, timeout=30)
+        assert "HTTP 503" in message.data["body"]
+    finally:
+        alert.delete()
+
+
+def _record(**changes):
+    from workshop.fake_users import make_users
+
+    user = dict(make_users("records", 1, 1, ("FR",), None)[0])
+    for path, value in changes.items():
+        *parents, leaf = path.split("__")
+        target = user
+        for key in parents:
+            target[key] = dict(target[key])
+            target = target[key]
+        if value is KeyError:
+            target.pop(leaf)
+        else:
+            target[leaf] = value
+    return user
+
+
+def test_broken_records_are_quarantined_with_reasons_and_none_is_lost(pipeline):
+    records = [
+        _record(),
+        _record(email=KeyError),
+        _record(dob__date="yesterday"),
+        _record(location__coordinates={"latitude": "north", "longitude": "1.0"}),
+        _record(name=None),
+        _record(dob="1990-01-01"),  # wrong type: a string where an object belongs
+        _record(id={"name": "", "value": None}),  # a null id is real randomuser.me data: kept
+        _record(name={"title": "Mr", "first": "آرمین", "last": "Гузій"}),  # non-Latin names: kept
+        _record(location__postcode="SK1N 7GF"),
+    ]
+    users, quarantined = pipeline.clean_users.fn(records)
+    assert len(users) + len(quarantined) == len(records)
+    assert list(quarantined.position) == [1, 2, 3, 4, 5]
+    reasons = list(quarantined.reason)
+    assert reasons[0] == "missing email" and "not a date" in reasons[1] and "not a number" in reasons[2]
+    assert reasons[3] == "missing name.first" and reasons[4] == "missing dob.date"
+    assert "آرمین Гузій" in set(users.full_name) and set(users.postcode) >= {"SK1N 7GF"}
+
+
+def test_a_killed_service_is_reported_and_up_brings_it_back(course):
+    settings = config.settings()
+    spec = services.mock_spec(settings)
+    os.kill(processes.read_pid(spec, settings), signal.SIGKILL)
+    wait_for(lambda: not processes.check(spec).ok, timeout=10, what="the mock to be gone")
+    assert {row.name: row.state for row in services.status()}["mock-api"] == "down"
+    assert services.up().started == ["mock randomuser API"]
+    assert all(row.ok for row in services.status())
+
+
+def test_the_inbox_process_keeps_messages_across_a_restart(course):
+    settings = config.settings()
+    spec = services.inbox_spec(settings)
+    requests.post(Inbox().url("durability"), json={"subject": "survives restarts"}, timeout=5)
+    processes.stop(spec.name, settings)
+    assert processes.ensure(spec, settings) is True
+    assert "survives restarts" in [m.subject for m in Inbox().messages()]
+
+
+def test_nothing_listens_beyond_loopback(course):
+    pids = [row.pid for row in services.status() if row.pid]
+    listening = []
+    for pid in pids:
+        parent = psutil.Process(pid)
+        for process in [parent, *parent.children(recursive=True)]:
+            listening += [c.laddr.ip for c in process.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+    assert listening and set(listening) == {"127.0.0.1"}, listening
+
+
+SECRETS = {
+    "Prefect API key": re.compile(r"pnu_[A-Za-z0-9]{20,}"),
+    "Slack webhook": re.compile(r"hooks\.slack\.com/services/T[A-Z0-9]+/"),
+    "Slack token": re.compile(r"xox[abp]-[0-9A-Za-z-]{10,}"),
+    "AWS key": re.compile(r"AKIA[0-9A-Z]{16}"),
+    "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    "token in a URL": re.compile(r"https?://[^\s/:@]+:[^\s/@]+@"),
+}
+
+
+def test_no_secret_or_token_is_committed():
+    skip = {".git", ".venv", ".workshop", "__pycache__", ".ipynb_checkpoints", "output"}
+    files = [p for p in ROOT.rglob("*") if p.is_file() and not skip & set(p.relative_to(ROOT).parts)]
+    found = [
+        f"{path.relative_to(ROOT)}: {kind}"
+        for path in files
+        for kind, pattern in SECRETS.items()
+        if pattern.search(path.read_text(errors="ignore"))
+    ]
+    assert len(files) > 20 and not found, found
+
+
+@pytest.mark.after_notebooks
+def test_running_every_notebook_twice_left_one_of_each(course):
+    """By now each notebook has run as shipped and with solutions: nothing may be duplicated."""
+    from collections import Counter
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.sorting import AutomationSort
+
+    with get_client(sync_client=True) as client:
+        names = Counter(a.name for a in client.read_automations(limit=200, sort=AutomationSort.NAME_ASC))
+    ours = {name: count for name, count in names.items() if name.startswith("workshop-")}
+    assert ours, "the notebooks should have created automations"
+    assert all(count == 1 for count in ours.values()), ours
