@@ -88,9 +88,11 @@ def fetch_page(api_url: str, page: int, results: int, seed: str, nat: str | None
 
 def _field(record: dict, *path: str):
     value = record
-    for key in path:
-        if not isinstance(value, dict) or value.get(key) in (None, ""):
-            raise ValueError(f"missing {'.'.join(path)}")
+    for depth, key in enumerate(path):
+        if not isinstance(value, dict):
+            raise ValueError(f"{'.'.join(path[:depth]) or 'the record'} is not an object: {value!r}")
+        if value.get(key) in (None, ""):
+            raise ValueError(f"missing {'.'.join(path[:depth + 1])}")
         value = value[key]
     return value
 

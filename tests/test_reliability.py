@@ -96,7 +96,7 @@ def test_broken_records_are_quarantined_with_reasons_and_none_is_lost(pipeline):
     assert list(quarantined.position) == [1, 2, 3, 4, 5]
     reasons = list(quarantined.reason)
     assert reasons[0] == "missing email" and "not a date" in reasons[1] and "not a number" in reasons[2]
-    assert reasons[3] == "missing name.first" and reasons[4] == "missing dob.date"
+    assert reasons[3] == "missing name" and reasons[4] == "dob is not an object: '1990-01-01'"
     assert "آرمین Гузій" in set(users.full_name) and set(users.postcode) >= {"SK1N 7GF"}
 
 
@@ -152,8 +152,10 @@ def test_no_secret_or_token_is_committed():
 
 
 @pytest.mark.after_notebooks
-def test_running_every_notebook_twice_left_one_of_each(course):
+def test_running_every_notebook_twice_left_one_of_each(course, request):
     """By now each notebook has run as shipped and with solutions: nothing may be duplicated."""
+    if not any(item.path.suffix == ".ipynb" for item in request.session.items):
+        pytest.skip("no notebook ran in this session")
     from collections import Counter
 
     from prefect.client.orchestration import get_client
