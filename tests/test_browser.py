@@ -46,12 +46,15 @@ def lab(course, tmp_path_factory):
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
+         "--allow-root",  # CI runs as root; elsewhere it changes nothing
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
         stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError("JupyterLab exited:\n" + (root / "jupyterlab.log").read_text()[-2000:])
         try:
             return requests.get(f"{base}/api/status", params={"token": token}, timeout=2).ok
         except requests.ConnectionError:
@@ -70,6 +73,7 @@ def lab(course, tmp_path_factory):
 def browser(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # this run's screenshots only
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True, args=FLAGS,
@@ -91,18 +95,20 @@ def run_all(browser, lab, notebook: str, request):
     try:
         page.goto(f"{base}/lab/tree/{notebook}?token={token}")
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+        # The status bar reads "| Idle" once the kernel is started *and* connected; Run All before that is lost.
+        page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(timeout=60_000)
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        # Read textContent, not innerText: JupyterLab does not render off-screen cells.
         prompts = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt")
 
         def settled() -> bool:
             # Run All marks every queued cell [*]; when none is left, the run ended (or stopped at an error).
-            texts = [text.strip() for text in prompts.all_inner_texts()]
+            texts = [text.strip() for text in prompts.all_text_contents()]
             return bool(texts) and texts[0] not in ("[ ]:", "") and "[*]:" not in texts
 
         wait_for(settled, timeout=240, what=f"Run All of {notebook} to finish in the browser", interval=1.0)
-        texts = [text.strip() for text in prompts.all_inner_texts()]
+        texts = [text.strip() for text in prompts.all_text_contents()]
         not_run = [number for number, text in enumerate(texts, 1) if text in ("[ ]:", "")]
         assert not not_run, f"{notebook}: Run All stopped before code cell {not_run[0]}: the cell above it raised"
         page.screenshot(path=str(ARTIFACTS / f"{stem}-done.png"), full_page=False)
@@ -114,7 +120,7 @@ def run_all(browser, lab, notebook: str, request):
 
 
 def assert_checks_passed(page, notebook: str) -> None:
-    outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
+    outputs = page.locator(".jp-OutputArea-output").all_text_contents()
     failed = [text for text in outputs if "CheckFailed" in text]
     assert not failed, f"{notebook}: a check failed in the browser: {failed[0][:300]}"
     assert any("✓" in text for text in outputs), f"{notebook}: no check printed its ✓"
@@ -133,8 +139,9 @@ def test_start_here_runs_in_jupyterlab_and_widgets_render(browser, lab, request)
 def test_failure_notifications_arrive_in_the_inbox_view(browser, lab, request):
     page = run_all(browser, lab, "02_failure_notifications.ipynb", request)
     assert_checks_passed(page, "02")
-    inbox = page.locator(".jupyter-widgets", has_text="Course inbox").first
+    inbox = page.locator(".jupyter-widgets.widget-vbox", has_text="Course inbox").first
     inbox.scroll_into_view_if_needed()
     assert inbox.is_visible(), "the inbox view did not render"
-    assert "workshop-users-pipeline failed" in inbox.inner_text(), "the inbox view does not show the failure notification"
+    shown = inbox.text_content()
+    assert "workshop-users-pipeline failed" in shown, f"the inbox view does not show the failure notification: {shown[:500]}"
     inbox.screenshot(path=str(ARTIFACTS / "02_inbox_view.png"))
