@@ -97,6 +97,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={notebooks}"]
     if first:
         command.append(str(first[0]))
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")  # containers often run as root; JupyterLab refuses that otherwise
     os.execvpe(sys.executable, command, env)
     return 0  # not reached
 
