@@ -12,7 +12,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -83,7 +82,7 @@ def browser(tmp_path_factory):
         context.close()
 
 
-def run_all(browser, lab, notebook: str, request):
+def run_all(browser, lab, notebook: str):
     """Open a notebook, Run All through the menu, wait until every cell has run; return the page."""
     base, token = lab
     page = browser.new_page()
@@ -126,8 +125,8 @@ def assert_checks_passed(page, notebook: str) -> None:
     assert any("✓" in text for text in outputs), f"{notebook}: no check printed its ✓"
 
 
-def test_start_here_runs_in_jupyterlab_and_widgets_render(browser, lab, request):
-    page = run_all(browser, lab, "00_start_here.ipynb", request)
+def test_start_here_runs_in_jupyterlab_and_widgets_render(browser, lab):
+    page = run_all(browser, lab, "00_start_here.ipynb")
     assert_checks_passed(page, "00")
     slider = page.locator(".jupyter-widgets.widget-slider")
     slider.first.scroll_into_view_if_needed()
@@ -136,8 +135,8 @@ def test_start_here_runs_in_jupyterlab_and_widgets_render(browser, lab, request)
     page.screenshot(path=str(ARTIFACTS / "00_start_here-widget.png"))
 
 
-def test_failure_notifications_arrive_in_the_inbox_view(browser, lab, request):
-    page = run_all(browser, lab, "02_failure_notifications.ipynb", request)
+def test_failure_notifications_arrive_in_the_inbox_view(browser, lab):
+    page = run_all(browser, lab, "02_failure_notifications.ipynb")
     assert_checks_passed(page, "02")
     inbox = page.locator(".jupyter-widgets.widget-vbox", has_text="Course inbox").first
     inbox.scroll_into_view_if_needed()

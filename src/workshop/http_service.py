@@ -7,7 +7,6 @@ import json
 import signal
 import sys
 import threading
-from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -17,18 +16,16 @@ import requests
 from .config import HOST
 
 
-@lru_cache(maxsize=None)
-def _session(thread_id: int) -> requests.Session:
-    session = requests.Session()
-    # The course's services are on loopback: a corporate proxy from the
-    # environment must not be asked for them.
-    session.trust_env = False
-    return session
+_sessions = threading.local()
 
 
 def local_session() -> requests.Session:
-    """A requests session for the course's own services (one per thread)."""
-    return _session(threading.get_ident())
+    """A requests session for the course's own services (one per thread: sessions are not thread-safe)."""
+    if not hasattr(_sessions, "session"):
+        _sessions.session = requests.Session()
+        # The services are on loopback: a proxy from the environment must not be asked for them.
+        _sessions.session.trust_env = False
+    return _sessions.session
 
 
 class JSONHandler(BaseHTTPRequestHandler):
