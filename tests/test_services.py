@@ -7,8 +7,10 @@ import subprocess
 import sys
 import time
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import pytest
+import requests
 
 from workshop import config, processes, services
 from workshop.errors import WorkshopError
@@ -120,3 +122,18 @@ def test_cli_faults_reports_and_rejects_bad_values(course):
         assert wrong.returncode == 2 and "from 0 to 1" in wrong.stderr
     finally:
         run_cli("faults", "--clear")
+
+
+def test_a_service_started_with_other_settings_is_replaced(monkeypatch, free_port, tmp_path):
+    monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path))
+    monkeypatch.setenv("WORKSHOP_MOCK_PORT", str(free_port))
+    settings = config.settings()
+    fixture = str(Path(__file__).parent / "fixtures" / "randomuser_sample.json")
+    try:
+        assert processes.ensure(services.mock_spec(settings), settings) is True
+        monkeypatch.setenv("WORKSHOP_MOCK_FIXTURE", fixture)
+        replaying = services.mock_spec(settings)
+        assert processes.ensure(replaying, settings) is True  # the fixture changed: restarted with it
+        assert requests.get(replaying.health_url, timeout=5).json()["fixture"] == fixture
+    finally:
+        processes.stop("mock-api", settings)

@@ -67,8 +67,7 @@ def serve_deployments(script: str | Path, *, restart: bool = False) -> bool:
         raise WorkshopError(f"No deployment script at {path}.")
     settings = config.settings()
     spec = runner_spec(settings, path)
-    if restart or processes.read_pid(spec, settings) is None:
-        # Not this script's runner (another copy of the course, or none): replace it.
+    if restart:
         processes.stop(spec.name, settings, title=spec.title)
     return processes.ensure(spec, settings)
 

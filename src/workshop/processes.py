@@ -93,25 +93,31 @@ def busy_port_error(spec: ServiceSpec, detail: str) -> WorkshopError:
 
 
 def ensure(spec: ServiceSpec, settings: Settings) -> bool:
-    """Make sure `spec` is running and healthy. Returns True if this call started it."""
-    health = check(spec)
-    if health.ok:
+    """Make sure `spec` is running, healthy and as configured now. Returns True if this call started it."""
+    if check(spec).ok and not _outdated(spec, settings):
         return False
     with _start_lock(settings, spec):
         # Another kernel may have started it while we waited for the lock.
         pid = read_pid(spec, settings)
-        if pid is not None and check(spec).state != "healthy":
+        if pid is not None:
             _wait_healthy(spec, settings, pid)
             return False
+        if _outdated(spec, settings):
+            # Ours, but started with other settings (another port, fixture or script): replace it.
+            stop(spec.name, settings, title=spec.title)
         health = check(spec)
         if health.ok:
-            return False
+            return False  # healthy and not ours to judge (a server someone else started): reuse it
         if health.state == "foreign":
             raise busy_port_error(spec, health.detail)
-        stop(spec.name, settings, title=spec.title)  # one started before the ports changed: unreachable now
         pid = _spawn(spec, settings)
         _wait_healthy(spec, settings, pid)
         return True
+
+
+def _outdated(spec: ServiceSpec, settings: Settings) -> bool:
+    record = _recorded_process(spec.name, settings)
+    return record is not None and record[1] != spec.command
 
 
 def stop(name: str, settings: Settings, *, title: str = "", timeout: float = 20.0) -> bool:
