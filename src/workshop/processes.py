@@ -117,7 +117,13 @@ def ensure(spec: ServiceSpec, settings: Settings) -> bool:
 
 def _outdated(spec: ServiceSpec, settings: Settings) -> bool:
     record = _recorded_process(spec.name, settings)
-    return record is not None and record[1] != spec.command
+    return record is not None and not _same_command(record[1], spec.command)
+
+
+def _same_command(recorded: list[str], wanted: list[str]) -> bool:
+    # Compare the arguments only: a kernel and a terminal of the same environment may name
+    # its interpreter differently (python, python3, a resolved path).
+    return recorded[1:] == wanted[1:]
 
 
 def stop(name: str, settings: Settings, *, title: str = "", timeout: float = 20.0) -> bool:
@@ -147,7 +153,7 @@ def stop(name: str, settings: Settings, *, title: str = "", timeout: float = 20.
 def read_pid(spec: ServiceSpec, settings: Settings) -> int | None:
     """The pid of the course's process for `spec` as configured now, if it is alive."""
     record = _recorded_process(spec.name, settings)
-    return record[0] if record and record[1] == spec.command else None
+    return record[0] if record and _same_command(record[1], spec.command) else None
 
 
 def _recorded_process(name: str, settings: Settings) -> tuple[int, list[str]] | None:
