@@ -18,7 +18,6 @@ from .errors import WorkshopError
 from .processes import Health, ServiceSpec
 
 
-
 def _answers_health(response: requests.Response) -> bool:
     try:
         return response.status_code == 200 and response.json() is True
@@ -82,5 +81,3 @@ def require_external(url: str) -> None:
 
 def ui_url(api_url: str) -> str:
     return os.environ.get("PREFECT_UI_URL") or api_url.removesuffix("/api")
-
-
