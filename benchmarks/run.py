@@ -21,13 +21,13 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "notebooks"))
 
-from workshop import isolation  # noqa: E402  (before Prefect is imported)
+from workshop.testing import isolation  # noqa: E402  (before Prefect is imported)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -45,11 +45,11 @@ class PeakMemory:
     def _run(self):
         import psutil
 
-        from workshop import services
+        import workshop
 
         while not self._stop.wait(0.5):
             total = 0
-            for row in services.status():
+            for row in workshop.status():
                 if row.pid:
                     with_children = [psutil.Process(row.pid), *psutil.Process(row.pid).children(recursive=True)]
                     total += sum(p.memory_info().rss for p in with_children if p.is_running())
@@ -65,13 +65,14 @@ class PeakMemory:
 
 
 def service_start() -> dict:
-    from workshop import services
+    from workshop import settings
+    from workshop.supervisor import course
 
     started = time.perf_counter()
-    services.up()
+    course.up(settings.load())
     cold = time.perf_counter() - started
     started = time.perf_counter()
-    services.up()
+    course.up(settings.load())
     warm = time.perf_counter() - started
     import workshop
 
@@ -86,9 +87,9 @@ def throughput(n_users: int, latency: float, workers: int) -> dict:
     import requests
     from prefect import flow, task
     from prefect.task_runners import ThreadPoolTaskRunner
+    from users_pipeline import users_pipeline
 
     import workshop
-    from users_pipeline import users_pipeline
 
     mock = workshop.MockAPI()
     url = mock.primary_url
@@ -180,8 +181,7 @@ def failover_latency(rounds: int) -> dict:
     from prefect.deployments import run_deployment
 
     import workshop
-    from workshop import runs
-    from workshop.deployments import serve_deployments, stop_serving
+    from workshop import runs, serve_deployments, stop_serving
 
     serve_deployments(ROOT / "notebooks" / "failover_deployments.py")
     with get_client(sync_client=True) as client:
@@ -198,7 +198,7 @@ def failover_latency(rounds: int) -> dict:
     started_after, completed_after = [], []
     try:
         for _ in range(rounds):
-            before = datetime.now(timezone.utc)
+            before = datetime.now(UTC)
             mock.set_faults("primary", outage=True)
             primary_run = run_deployment("workshop-users-pipeline/workshop-primary", timeout=0, parameters={"n_users": 20})
             failed = runs.wait_for_flow_run(primary_run.id, timeout=90)
@@ -240,7 +240,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results.json")
     args = parser.parse_args()
     results: dict = {"machine": {"python": sys.version.split()[0], "cores": __import__("os").cpu_count(),
-                                 "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}}
+                                 "when": datetime.now(UTC).isoformat(timespec="seconds")}}
     with isolation.isolated(prefix="workshop-bench-"):
         results["service start"] = service_start()
         with PeakMemory() as memory:

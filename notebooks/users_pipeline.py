@@ -6,7 +6,8 @@ clean_users - raw records -> a typed DataFrame, plus the records that failed
               validation, each with its reason (nothing is dropped silently)
 publish     - the table to a CSV file and to Prefect artifacts on the run page
 users_pipeline - the flow: pages fetched concurrently, cleaned, published; when
-              the source fails, a `workshop.source.unhealthy` event (notebook 03)
+              the source fails (not our request, not our code), a
+              `workshop.source.unhealthy` event (notebook 03)
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -40,7 +42,26 @@ class APIRequestError(Exception):
     """The API refused the request itself (4xx): trying again will not help."""
 
 
+# What another attempt can fix; when these exhaust the retries, the source is at fault.
 RETRYABLE = (TransientAPIError, requests.ConnectionError, requests.Timeout, TimeoutError)
+LONGEST_WAIT = 60.0  # seconds: a Retry-After asking for more is capped, so one answer cannot stall a run
+
+
+def retry_after_seconds(value: str | None, default: float = 1.0) -> float:
+    """Seconds a Retry-After header asks for: a number of seconds, or an HTTP date (RFC 9110 allows both)."""
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return default  # unreadable: wait the default rather than fail the attempt for it
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return min(max(seconds, 0.0), LONGEST_WAIT)
 
 
 def is_retryable(task, task_run, state) -> bool:
@@ -65,8 +86,8 @@ def fetch_page(api_url: str, page: int, results: int, seed: str, nat: str | None
     if response.status_code == 429:
         # Prefect's retry delay is fixed in advance; the server's Retry-After is
         # honoured by waiting it out here before the attempt fails.
-        wait = float(response.headers.get("Retry-After") or 1)
-        logger.warning("Rate limited (HTTP 429): waiting %.0f s as the API asked", wait)
+        wait = retry_after_seconds(response.headers.get("Retry-After"))
+        logger.warning("Rate limited (HTTP 429): waiting %.1f s as the API asked", wait)
         time.sleep(wait)
         raise TransientAPIError("rate limited (HTTP 429)")
     if response.status_code >= 500:
@@ -137,7 +158,7 @@ def parse_user(record: dict) -> dict:
         # Text, always: "SK1N 7GF" in Britain, 36413 in France, and leading zeros matter.
         "postcode": str(_field(record, "location", "postcode")),
         "registered": registered,
-        "tenure_years": round((datetime.now(timezone.utc) - registered).days / 365.25, 2),
+        "tenure_years": round((datetime.now(UTC) - registered).days / 365.25, 2),
     }
 
 
@@ -225,7 +246,7 @@ def users_pipeline(
     futures = [fetch_page.submit(api_url, page, page_size, seed, nat) for page in pages]
     try:
         records = [record for future in futures for record in future.result()][:n_users]
-    except Exception as failure:
+    except RETRYABLE as failure:  # the source failed us; a 4xx (our request) or a bug in our code is not its fault
         report_unhealthy_source(api_url, failure)
         raise
     users, quarantined = clean_users(records)

@@ -1,6 +1,6 @@
 """The test session runs against its own services, never the learner's.
 
-`workshop.isolation` gives the session a temporary course folder, a temporary
+`workshop.testing.isolation` gives the session a temporary course folder, a temporary
 Prefect home and free ports before anything imports Prefect. Services start
 once, on first need (a notebook, or a test asking for `course`), and stop when
 the session ends. Notebook kernels inherit the environment, so
@@ -10,11 +10,12 @@ run autouse fixtures: hence the hooks below.)
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import pytest
 
-from workshop import isolation
+from workshop.testing import isolation
 
 _home = None
 _course = None
@@ -45,6 +46,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if "prefect.logging.handlers" in sys.modules:
+        # Send the test process's own flow logs and events now, while the server still runs,
+        # rather than at exit to a server that is gone.
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=5)
+        EventsWorker.drain_all(timeout=5)
     if _home is not None:
         isolation.leave(_home)
 
@@ -58,6 +67,14 @@ def course():
 @pytest.fixture
 def free_port() -> int:
     return isolation.free_port()
+
+
+@pytest.fixture
+def settings():
+    """The session's settings, read from the environment as the CLI and kernels read them."""
+    from workshop import settings as settings_module
+
+    return settings_module.load()
 
 
 @pytest.fixture

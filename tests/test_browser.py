@@ -1,13 +1,21 @@
-"""The course as a learner uses it: JupyterLab in headless Chromium, Run All, look at the page.
+"""The course as a learner uses it: JupyterLab in headless Chromium, Run All, look at the page; the inbox page beside it.
 
 Executing notebooks with nbmake proves the code runs; only a browser shows that
-the widgets render and the inbox view fills. Needs Debian's `chromium`
-(Playwright drives it; no browser download). Screenshots of the key moments,
-and on failure the page's console log, are left in `test-artifacts/browser/`.
+the widgets render, the inbox view fills and the inbox page updates live. Needs
+Debian's `chromium` (Playwright drives it; no browser download). Screenshots of
+the key moments, and on failure the page's console log, are left in
+`test-artifacts/browser/`.
+
+The JupyterLab here is isolated from the user's own: its own settings,
+workspaces, configuration and runtime files, so a learner's saved workspace
+(notebooks left open, a theme) never changes what the test sees. The test
+plants such a workspace in a stand-in home folder to prove it.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 import shutil
 import subprocess
@@ -17,7 +25,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from workshop import isolation
+from workshop.testing.isolation import free_port
 from workshop.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +41,36 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def isolated_jupyter(folder: Path) -> dict[str, str]:
+    """Environment variables that keep a JupyterLab away from the user's own settings and state."""
+    return {
+        "JUPYTER_CONFIG_DIR": str(folder / "config"),  # config files, and lab/workspaces, lab/user-settings below it
+        "JUPYTERLAB_SETTINGS_DIR": str(folder / "lab-settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(folder / "lab-workspaces"),
+        "JUPYTER_RUNTIME_DIR": str(folder / "runtime"),
+        "JUPYTER_DATA_DIR": str(folder / "data"),
+    }
+
+
+def plant_a_learners_workspace(home: Path) -> None:
+    """What JupyterLab leaves in a learner's home after they opened notebooks 00 and 02: the test must ignore it."""
+    workspace = {
+        "data": {
+            "layout-restorer:data": {"main": {"dock": {"type": "tab-area", "currentIndex": 1, "widgets": [
+                "notebook:00_start_here.ipynb", "notebook:02_failure_notifications.ipynb"]}}},
+            "notebook:00_start_here.ipynb": {"data": {"path": "00_start_here.ipynb", "factory": "Notebook"}},
+            "notebook:02_failure_notifications.ipynb": {"data": {"path": "02_failure_notifications.ipynb", "factory": "Notebook"}},
+        },
+        "metadata": {"id": "default"},
+    }
+    folder = home / ".jupyter" / "lab" / "workspaces"
+    folder.mkdir(parents=True)
+    (folder / "default-37a8.jupyterlab-workspace").write_text(json.dumps(workspace))
+    settings = home / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "themes.jupyterlab-settings").write_text('{"theme": "JupyterLab Dark"}')
+
+
 @pytest.fixture(scope="module")
 def lab(course, tmp_path_factory):
     """JupyterLab on 127.0.0.1 with a token, serving a copy of the notebooks, against the test services."""
@@ -40,14 +78,17 @@ def lab(course, tmp_path_factory):
     for path in (ROOT / "notebooks").glob("*"):
         if path.suffix in (".ipynb", ".py"):
             shutil.copy2(path, root / path.name)
-    port, token = isolation.free_port(), secrets.token_hex(16)
+    home = tmp_path_factory.mktemp("learner-home")
+    plant_a_learners_workspace(home)
+    port, token = free_port(), secrets.token_hex(16)
     log = open(root / "jupyterlab.log", "w")
+    env = {**os.environ, "HOME": str(home), **isolated_jupyter(tmp_path_factory.mktemp("jupyter"))}
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
          "--allow-root",  # CI runs as root; elsewhere it changes nothing
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log, stderr=subprocess.STDOUT, env=env,
     )
     base = f"http://127.0.0.1:{port}"
 
@@ -82,31 +123,41 @@ def browser(tmp_path_factory):
         context.close()
 
 
-def run_all(browser, lab, notebook: str):
+def new_page(browser, allowed: str):
+    page = browser.new_page()
+    page.console = []
+    page.on("console", lambda message: page.console.append(f"{message.type}: {message.text}"))
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(allowed) else route.abort())
+    return page
+
+
+def run_all(browser, lab, notebook: str, while_running=None):
     """Open a notebook, Run All through the menu, wait until every cell has run; return the page."""
     base, token = lab
-    page = browser.new_page()
-    console = []
-    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base) else route.abort())
+    page = new_page(browser, base)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     stem = Path(notebook).stem
     try:
         page.goto(f"{base}/lab/tree/{notebook}?token={token}")
-        page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+        panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+        panel.locator(".jp-Cell").first.wait_for(timeout=60_000)
+        tabs = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab").all_text_contents()
+        assert tabs == [notebook], f"JupyterLab opened {tabs}: it restored a workspace that is not the test's"
         # The status bar reads "| Idle" once the kernel is started *and* connected; Run All before that is lost.
         page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(timeout=60_000)
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         # Read textContent, not innerText: JupyterLab does not render off-screen cells.
-        prompts = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt")
+        prompts = panel.locator(".jp-CodeCell .jp-InputPrompt")
 
         def settled() -> bool:
+            if while_running:
+                while_running()
             # Run All marks every queued cell [*]; when none is left, the run ended (or stopped at an error).
             texts = [text.strip() for text in prompts.all_text_contents()]
             return bool(texts) and texts[0] not in ("[ ]:", "") and "[*]:" not in texts
 
-        wait_for(settled, timeout=240, what=f"Run All of {notebook} to finish in the browser", interval=1.0)
+        wait_for(settled, timeout=300, what=f"Run All of {notebook} to finish in the browser", interval=1.0)
         texts = [text.strip() for text in prompts.all_text_contents()]
         not_run = [number for number, text in enumerate(texts, 1) if text in ("[ ]:", "")]
         assert not not_run, f"{notebook}: Run All stopped before code cell {not_run[0]}: the cell above it raised"
@@ -114,13 +165,13 @@ def run_all(browser, lab, notebook: str):
         return page
     except Exception:
         page.screenshot(path=str(ARTIFACTS / f"{stem}-FAILED.png"), full_page=True)
-        (ARTIFACTS / f"{stem}-console.log").write_text("\n".join(console))
+        (ARTIFACTS / f"{stem}-console.log").write_text("\n".join(page.console))
         raise
 
 
 def assert_checks_passed(page, notebook: str) -> None:
-    outputs = page.locator(".jp-OutputArea-output").all_text_contents()
-    failed = [text for text in outputs if "CheckFailed" in text]
+    outputs = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output").all_text_contents()
+    failed = [text for text in outputs if "✗" in text]  # what a failed check shows (a raising cell also stops Run All)
     assert not failed, f"{notebook}: a check failed in the browser: {failed[0][:300]}"
     assert any("✓" in text for text in outputs), f"{notebook}: no check printed its ✓"
 
@@ -132,15 +183,42 @@ def test_start_here_runs_in_jupyterlab_and_widgets_render(browser, lab):
     slider.first.scroll_into_view_if_needed()
     assert slider.count() >= 1, "the slider widget did not render (its text fallback shows instead)"
     assert page.locator(".jp-OutputArea-output", has_text="IntSlider(value=").count() == 0
+    theme = page.evaluate("document.body.dataset.jpThemeName")
+    assert theme == "JupyterLab Light", f"the learner's own theme leaked into the test's JupyterLab: {theme}"
     page.screenshot(path=str(ARTIFACTS / "00_start_here-widget.png"))
 
 
-def test_failure_notifications_arrive_in_the_inbox_view(browser, lab):
+def test_failure_notifications_arrive_in_the_inbox_view_and_live_on_the_inbox_page(browser, lab, course):
+    inbox_page = new_page(browser, course.inbox_url.rstrip("/"))
+    dialogs = []
+    inbox_page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    inbox_page.goto(course.inbox_url)  # opened once, never reloaded: what arrives must show up by itself
+    inbox_page.locator("#state.live").wait_for(timeout=15_000)
+    opened_with = inbox_page.locator("article").count()
+
     page = run_all(browser, lab, "02_failure_notifications.ipynb")
     assert_checks_passed(page, "02")
-    inbox = page.locator(".jupyter-widgets.widget-vbox", has_text="Course inbox").first
-    inbox.scroll_into_view_if_needed()
-    assert inbox.is_visible(), "the inbox view did not render"
-    shown = inbox.text_content()
+    view = page.locator(".jupyter-widgets.widget-vbox", has_text="Course inbox").first
+    view.scroll_into_view_if_needed()
+    assert view.is_visible(), "the inbox view did not render"
+    shown = view.text_content()
     assert "workshop-users-pipeline failed" in shown, f"the inbox view does not show the failure notification: {shown[:500]}"
-    inbox.screenshot(path=str(ARTIFACTS / "02_inbox_view.png"))
+    view.screenshot(path=str(ARTIFACTS / "02_inbox_view.png"))
+
+    failure = inbox_page.locator("article", has_text="of workshop-users-pipeline failed").first
+    failure.wait_for(timeout=15_000)
+    assert inbox_page.locator("article").count() > opened_with
+    assert "new since this page opened" in inbox_page.locator("#counts").text_content()
+    failure.locator(".summary").click()
+    run_link = failure.locator(".runlinks a").first
+    assert "/runs/flow-run/" in run_link.get_attribute("href"), "the message should link to its flow run"
+    assert failure.locator("table td", has_text="Content-Type").count() == 1, "the request headers are shown"
+
+    hostile = "<script>alert(1)</script>"
+    requests.post(course.inbox_url + "browser-test", json={"subject": hostile, "body": "<img src=x onerror=alert(2)>"}, timeout=5)
+    inbox_page.locator("article .subject", has_text=hostile).wait_for(timeout=15_000)  # shown as those characters
+    inbox_page.locator("#search").fill("onerror")
+    assert inbox_page.locator("article:not([hidden])").count() == 1
+    inbox_page.locator("#search").fill("")
+    assert not dialogs, f"a message's text ran as code: {dialogs}"
+    inbox_page.screenshot(path=str(ARTIFACTS / "inbox_page.png"), full_page=False)

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from workshop.errors import WorkshopError
-from workshop.fake_users import FIELDS, NATIONALITIES
-from workshop.faults import API_ERROR_MESSAGE, Faults
-from workshop.mock_api import MockAPI, make_mock_server
+from workshop.errors import SettingsError, WorkshopError
+from workshop.notebook.mock import MockAPI
+from workshop.servers.faults import API_ERROR_MESSAGE, Faults
+from workshop.servers.mock_api import make_mock_server
+from workshop.servers.randomuser import FIELDS, NATIONALITIES
 
 FIXTURE = Path(__file__).parent / "fixtures" / "randomuser_sample.json"
 
@@ -204,17 +205,44 @@ def test_wrong_url_says_what_to_do(free_port):
 
 def test_replay_serves_the_recorded_users(serve_in_thread, free_port):
     recorded = json.loads(FIXTURE.read_text())["results"]
-    url = serve_in_thread(make_mock_server(free_port, str(FIXTURE))) + "/api/"
+    mock = MockAPI(serve_in_thread(make_mock_server(free_port, FIXTURE)))
+    url = mock.primary_url
     assert get(url, results=2, page=1).json()["results"] == recorded[:2]
     assert get(url, results=2, page=2).json()["results"] == recorded[2:4]
-    assert get(url, results=2, page=3).json()["results"] == recorded[4:]
-    assert get(url, results=10, nat="IR").json()["results"] == [recorded[1]]
+    assert get(url, results=10, nat="IR").json()["results"][0] == recorded[1]
+    assert mock.nationalities() == sorted({user["nat"] for user in recorded})
 
 
-def test_a_bad_fixture_is_explained(tmp_path, free_port):
+def test_replay_goes_round_again_when_more_are_asked_for_than_recorded(serve_in_thread, free_port):
+    """randomuser.me always sends as many users as asked for; so does a replay, with fresh ids after the first lap."""
+    recorded = json.loads(FIXTURE.read_text())["results"]
+    url = serve_in_thread(make_mock_server(free_port, FIXTURE)) + "/api/"
+    served = get(url, results=12).json()["results"]
+    assert len(served) == 12 and served[:5] == recorded
+    assert served[5]["name"] == recorded[0]["name"] and served[5]["login"]["uuid"] != recorded[0]["login"]["uuid"]
+    assert len({user["login"]["uuid"] for user in served}) == 12
+    assert get(url, results=3, page=2).json()["results"][2]["name"] == recorded[0]["name"]  # position 5: the second lap
+
+
+@pytest.mark.parametrize("content, words", [
+    ('{"info": {}}', "holds no users"),
+    ("not json", "is not JSON"),
+    ('{"results": [{"name": 1}]}', "record 0 lacks 11 of randomuser's 12 fields"),
+    ('{"results": [[1, 2]]}', "record 0 is a list, not a user object"),
+])
+def test_a_bad_recording_is_explained(tmp_path, free_port, content, words):
     broken = tmp_path / "broken.json"
-    broken.write_text('{"info": {}}')
-    with pytest.raises(WorkshopError, match="holds no users"):
-        make_mock_server(free_port, str(broken))
-    with pytest.raises(WorkshopError, match="Cannot read"):
-        make_mock_server(free_port, str(tmp_path / "missing.json"))
+    broken.write_text(content)
+    with pytest.raises(SettingsError, match=words):
+        make_mock_server(free_port, broken)
+
+
+def test_a_recording_with_real_quirks_and_broken_records_is_accepted(serve_in_thread, free_port):
+    quirky = Path(__file__).parent / "fixtures" / "randomuser_quirky.json"
+    url = serve_in_thread(make_mock_server(free_port, quirky)) + "/api/"
+    assert len(get(url, results=30).json()["results"]) == 30
+
+
+def test_a_missing_recording_is_explained(tmp_path, free_port):
+    with pytest.raises(SettingsError, match="Cannot read"):
+        make_mock_server(free_port, tmp_path / "missing.json")

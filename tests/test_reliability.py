@@ -15,7 +15,10 @@ import psutil
 import pytest
 import requests
 
-from workshop import Inbox, MockAPI, config, processes, services
+from workshop import Inbox, MockAPI
+from workshop.supervisor import course as supervisor
+from workshop.supervisor import process
+from workshop.supervisor.service import check
 from workshop.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,13 +60,13 @@ def test_a_dead_api_fails_the_flow_clearly_and_the_alert_fires(pipeline):
         state = pipeline.users_pipeline(n_users=10, page_size=10, return_state=True)
         assert state.is_failed() and "HTTP 503" in state.message  # says what went wrong, not a JSON error
         message, _ = inbox.wait_for(str(state.state_details.flow_run_id), after=mark, timeout=30)
-        assert "HTTP 503" in message.data["body"]
+        assert "HTTP 503" in message.content
     finally:
         alert.delete()
 
 
 def _record(**changes):
-    from workshop.fake_users import make_users
+    from workshop.servers.fake_users import make_users
 
     user = dict(make_users("records", 1, 1, ("FR",), None)[0])
     for path, value in changes.items():
@@ -100,32 +103,29 @@ def test_broken_records_are_quarantined_with_reasons_and_none_is_lost(pipeline):
     assert "آرمین Гузій" in set(users.full_name) and set(users.postcode) >= {"SK1N 7GF"}
 
 
-def test_a_killed_service_is_reported_and_up_brings_it_back(course):
-    settings = config.settings()
-    spec = services.mock_spec(settings)
-    os.kill(processes.read_pid(spec, settings), signal.SIGKILL)
-    wait_for(lambda: not processes.check(spec).ok, timeout=10, what="the mock to be gone")
-    assert {row.name: row.state for row in services.status()}["mock-api"] == "down"
-    assert services.up().started == ["mock randomuser API"]
-    assert all(row.ok for row in services.status())
+def test_a_killed_service_is_reported_and_up_brings_it_back(course, settings):
+    spec = supervisor.mock_spec(settings)
+    os.kill(process.live_record(settings.run_dir, "mock-api").pid, signal.SIGKILL)
+    wait_for(lambda: not check(spec).ok, timeout=10, what="the mock to be gone")
+    assert {row.name: row.state for row in supervisor.status(settings)}["mock-api"] == "down"
+    assert supervisor.up(settings).started == ["mock randomuser API"]
+    assert all(row.ok for row in supervisor.status(settings))
 
 
-def test_the_inbox_process_keeps_messages_across_a_restart(course):
-    settings = config.settings()
-    spec = services.inbox_spec(settings)
+def test_the_inbox_process_keeps_messages_across_a_restart(course, settings):
     requests.post(Inbox().url("durability"), json={"subject": "survives restarts"}, timeout=5)
-    processes.stop(spec.name, settings)
-    assert processes.ensure(spec, settings) is True
+    process.stop(process.live_record(settings.run_dir, "inbox"), settings.run_dir)
+    assert supervisor.up(settings).started == ["notification inbox"]
     assert "survives restarts" in [m.subject for m in Inbox().messages()]
 
 
-def test_nothing_listens_beyond_loopback(course):
-    pids = [row.pid for row in services.status() if row.pid]
+def test_nothing_listens_beyond_loopback(course, settings):
+    pids = [row.pid for row in supervisor.status(settings) if row.pid]
     listening = []
     for pid in pids:
         parent = psutil.Process(pid)
-        for process in [parent, *parent.children(recursive=True)]:
-            listening += [c.laddr.ip for c in process.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+        for member in [parent, *parent.children(recursive=True)]:
+            listening += [c.laddr.ip for c in member.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
     assert listening and set(listening) == {"127.0.0.1"}, listening
 
 
@@ -159,10 +159,9 @@ def test_running_every_notebook_twice_left_one_of_each(course, request):
     from collections import Counter
 
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.sorting import AutomationSort
 
     with get_client(sync_client=True) as client:
-        names = Counter(a.name for a in client.read_automations(limit=200, sort=AutomationSort.NAME_ASC))
+        names = Counter(a.name for a in client.read_automations())
     ours = {name: count for name, count in names.items() if name.startswith("workshop-")}
     assert ours, "the notebooks should have created automations"
     assert all(count == 1 for count in ours.values()), ours

@@ -2,34 +2,38 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 
-from workshop import config, processes, services
-from workshop.errors import WorkshopError
-from workshop.http_service import make_server
-from workshop.prefect_server import local_spec
+from workshop import settings as settings_module
+from workshop.errors import PortBusy, SettingsError
+from workshop.servers.httpd import make_server
+from workshop.supervisor import course as supervisor
+from workshop.supervisor import process
+from workshop.supervisor.prefect_server import local_spec
+from workshop.supervisor.service import State, check, ensure, plan
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "tests" / "fixtures" / "randomuser_sample.json"
 
 
-def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "workshop", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, **env},
+        [sys.executable, "-m", "workshop", *args], capture_output=True, text=True, timeout=180, cwd=cwd,
+        stdin=subprocess.DEVNULL, env={**os.environ, **env},
     )
 
 
 class NotFound(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         self.send_response(404)
         self.end_headers()
 
@@ -37,68 +41,125 @@ class NotFound(BaseHTTPRequestHandler):
         pass
 
 
-def test_three_services_are_healthy(course):
-    rows = services.status()
+@pytest.fixture
+def own_home(monkeypatch, tmp_path, free_port, course):
+    """A second course folder on its own ports, sharing the session's Prefect server (so nothing waits 15 s for one)."""
+    from workshop.testing.isolation import free_port as another_port
+
+    values = {
+        "WORKSHOP_HOME": str(tmp_path / "course"), "WORKSHOP_MOCK_PORT": str(free_port),
+        "WORKSHOP_INBOX_PORT": str(another_port()), "WORKSHOP_RUNNER_PORT": str(another_port()),
+        "WORKSHOP_PREFECT_PORT": str(another_port()),  # so that the session's server counts as someone else's
+        "PREFECT_API_URL": course.prefect_api_url,
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    yield values
+    supervisor.down(settings_module.load())
+
+
+def test_three_services_are_healthy(course, settings):
+    import workshop
+
+    rows = workshop.status()
     assert [row.name for row in rows] == ["prefect", "mock-api", "inbox"]
     assert all(row.ok and row.pid for row in rows), rows
-    assert course.prefect_api_url == config.settings().local_prefect_api_url
+    assert course.prefect_api_url == settings.local_prefect_api_url
     assert os.environ["PREFECT_API_URL"] == course.prefect_api_url
 
 
-def test_a_second_start_reuses_everything_quickly(course):
-    pids = [row.pid for row in services.status()]
-    began = time.monotonic()
-    again = services.up()
-    assert again.started == []
-    assert time.monotonic() - began < 1.0
-    assert [row.pid for row in services.status()] == pids
+def test_a_second_start_reuses_everything(course):
+    import workshop
+
+    pids = [row.pid for row in workshop.status()]
+    assert workshop.start().started == []
+    assert [row.pid for row in workshop.status()] == pids
 
 
 def test_cli_status_and_up(course):
     status = run_cli("status", "--json")
     assert status.returncode == 0, status.stderr
-    assert '"state": "healthy"' in status.stdout and status.stdout.count('"ok": true') == 3
+    rows = json.loads(status.stdout)
+    assert [row["state"] for row in rows] == ["healthy"] * 3 and all(row["ok"] for row in rows)
     up = run_cli("up")
     assert up.returncode == 0 and "nothing started" in up.stdout
 
 
-def test_cli_status_fails_when_a_service_is_down(course, free_port):
+def test_status_from_a_terminal_with_other_ports_finds_the_course_where_it_runs(course, settings, free_port):
+    """A second terminal without the port variable still finds the course's inbox, and says how to match it."""
     result = run_cli("status", WORKSHOP_INBOX_PORT=str(free_port))
+    assert result.returncode == 0, result.stdout
+    line = next(line for line in result.stdout.splitlines() if "notification inbox" in line)
+    assert line.startswith("OK") and f":{settings.inbox_port}/" in line
+    assert f"export WORKSHOP_INBOX_PORT={settings.inbox_port}" in line
+
+
+def test_status_of_a_course_that_is_not_running_says_down(tmp_path, free_port):
+    result = run_cli("status", WORKSHOP_HOME=str(tmp_path), WORKSHOP_INBOX_PORT=str(free_port),
+                     WORKSHOP_MOCK_PORT=str(free_port + 1 if free_port < 65535 else free_port - 1),
+                     WORKSHOP_PREFECT_PORT=str(free_port - 1 if free_port > 1025 else free_port + 2))
     assert result.returncode == 1
     assert "DOWN notification inbox" in result.stdout and "python -m workshop up" in result.stdout
 
 
-def test_a_service_can_be_stopped_and_started_again(monkeypatch, free_port, tmp_path):
-    monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path))
-    monkeypatch.setenv("WORKSHOP_MOCK_PORT", str(free_port))
-    settings = config.settings()
-    spec = services.mock_spec(settings)
-    try:
-        assert processes.ensure(spec, settings) is True
-        assert processes.ensure(spec, settings) is False  # idempotent
-        assert processes.check(spec).ok
-    finally:
-        assert processes.stop(spec.name, settings) is True
-    assert processes.check(spec).state == "down"
-    assert processes.read_pid(spec, settings) is None
+def test_a_service_can_be_stopped_and_started_again(own_home):
+    settings = settings_module.load()
+    spec = supervisor.mock_spec(settings)
+    with process.exclusive(settings.run_dir, timeout=30, what="the test"):
+        assert ensure(spec, settings) is True
+        assert ensure(spec, settings) is False  # idempotent
+    record = process.live_record(settings.run_dir, "mock-api")
+    assert check(spec).ok and record is not None
+    assert process.stop(record, settings.run_dir) is True
+    assert check(spec).state == "down" and process.live_record(settings.run_dir, "mock-api") is None
 
 
-@pytest.mark.parametrize("make_spec, variable", [(local_spec, "WORKSHOP_PREFECT_PORT"), (services.inbox_spec, "WORKSHOP_INBOX_PORT")])
+@pytest.mark.parametrize("make_spec, variable", [(local_spec, "WORKSHOP_PREFECT_PORT"), (supervisor.inbox_spec, "WORKSHOP_INBOX_PORT")])
 def test_a_port_held_by_another_program_is_explained(monkeypatch, serve_in_thread, free_port, tmp_path, make_spec, variable):
     monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path))
-    serve_in_thread(make_server(NotFound, free_port))
+    serve_in_thread(make_server(NotFound, "127.0.0.1", free_port))
     monkeypatch.setenv(variable, str(free_port))
-    settings = config.settings()
-    with pytest.raises(WorkshopError) as error:
-        processes.ensure(make_spec(settings), settings)
+    settings = settings_module.load()
+    spec = make_spec(settings)
+    assert plan(spec, settings)[0] is State.FOREIGN
+    with pytest.raises(PortBusy) as error:
+        ensure(spec, settings)
     message = str(error.value)
     assert f"127.0.0.1:{free_port}" in message and f"export {variable}=" in message
 
 
+def test_a_prefect_server_the_course_did_not_start_is_not_used_silently(monkeypatch, tmp_path, course, settings):
+    """The session's server answers on its port, but this other course folder did not start it."""
+    monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path))
+    monkeypatch.delenv("PREFECT_API_URL")
+    spec = local_spec(settings_module.load())
+    assert plan(spec, settings_module.load())[0] is State.FOREIGN
+    with pytest.raises(PortBusy, match="export PREFECT_API_URL=http://127.0.0.1:"):
+        ensure(spec, settings_module.load())
+
+
 def test_a_bad_port_setting_is_explained(monkeypatch):
     monkeypatch.setenv("WORKSHOP_MOCK_PORT", "eighty")
-    with pytest.raises(WorkshopError, match="WORKSHOP_MOCK_PORT='eighty' is not a usable port"):
-        config.settings()
+    with pytest.raises(SettingsError, match="WORKSHOP_MOCK_PORT='eighty' is not a usable port"):
+        settings_module.load()
+
+
+def test_two_services_on_one_port_are_refused_before_anything_starts(tmp_path):
+    result = run_cli("up", WORKSHOP_HOME=str(tmp_path), WORKSHOP_PREFECT_PORT="4281", WORKSHOP_INBOX_PORT="4281")
+    assert result.returncode == 2
+    assert "WORKSHOP_PREFECT_PORT and WORKSHOP_INBOX_PORT are all 4281" in result.stderr
+    assert not (tmp_path / "run").exists()  # nothing was started
+
+
+def test_relative_paths_mean_the_same_file_from_the_root_and_from_notebooks(monkeypatch):
+    monkeypatch.setenv("WORKSHOP_MOCK_FIXTURE", "tests/fixtures/randomuser_sample.json")
+    monkeypatch.setenv("WORKSHOP_HOME", ".workshop-elsewhere")
+    seen = []
+    for folder in (ROOT, ROOT / "notebooks"):
+        monkeypatch.chdir(folder)
+        seen.append(settings_module.load())
+    assert seen[0].mock_fixture == seen[1].mock_fixture == FIXTURE
+    assert seen[0].home == seen[1].home == ROOT / ".workshop-elsewhere"
 
 
 def test_an_unreachable_prefect_api_url_is_explained(course, free_port):
@@ -124,16 +185,99 @@ def test_cli_faults_reports_and_rejects_bad_values(course):
         run_cli("faults", "--clear")
 
 
-def test_a_service_started_with_other_settings_is_replaced(monkeypatch, free_port, tmp_path):
-    monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path))
-    monkeypatch.setenv("WORKSHOP_MOCK_PORT", str(free_port))
-    settings = config.settings()
-    fixture = str(Path(__file__).parent / "fixtures" / "randomuser_sample.json")
+def test_a_service_started_with_other_settings_is_replaced(own_home, monkeypatch):
+    settings = settings_module.load()
+    first = supervisor.up(settings)
+    assert first.started == ["mock randomuser API", "notification inbox"]
+    monkeypatch.setenv("WORKSHOP_MOCK_FIXTURE", str(FIXTURE))
+    said = []
+    again = supervisor.up(settings_module.load(), report=said.append)
+    assert again.started == ["mock randomuser API"]  # the fixture changed: restarted with it; the inbox stays
+    assert any("runs with other settings" in line for line in said)
+    health = requests.get(supervisor.mock_spec(settings_module.load()).health_url, timeout=5).json()
+    assert health["fixture"] == str(FIXTURE)
+
+
+def test_the_first_up_says_what_it_is_doing(own_home):
+    result = run_cli("up")
+    assert result.returncode == 0, result.stderr
+    assert "Starting the mock randomuser API on" in result.stdout and "ready after" in result.stdout
+
+
+def test_a_stale_record_never_points_at_an_unrelated_process(own_home):
+    """After a reboot a pid in a record may belong to anything: the start time tells it is not ours."""
+    settings = settings_module.load()
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        assert processes.ensure(services.mock_spec(settings), settings) is True
-        monkeypatch.setenv("WORKSHOP_MOCK_FIXTURE", fixture)
-        replaying = services.mock_spec(settings)
-        assert processes.ensure(replaying, settings) is True  # the fixture changed: restarted with it
-        assert requests.get(replaying.health_url, timeout=5).json()["fixture"] == fixture
+        settings.run_dir.mkdir(parents=True)
+        process.record_path(settings.run_dir, "mock-api").write_text(json.dumps({
+            "pid": stranger.pid, "create_time": psutil.Process(stranger.pid).create_time() - 3600,
+            "command": supervisor.mock_spec(settings).command, "port": settings.mock_port, "url": "x", "title": "mock",
+        }))
+        assert process.live_record(settings.run_dir, "mock-api") is None
+        assert supervisor.up(settings).started == ["mock randomuser API", "notification inbox"]
+        assert stranger.poll() is None  # untouched
     finally:
-        processes.stop("mock-api", settings)
+        stranger.kill()
+        stranger.wait()
+
+
+def test_a_zombie_counts_as_stopped(own_home):
+    """A service that exited under a parent that does not reap it (as JupyterLab did) is stopped, not running."""
+    settings = settings_module.load()
+    parent = subprocess.Popen([sys.executable, "-c", (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'pass'])\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(60)\n"  # never reaps it
+    )], stdout=subprocess.PIPE, text=True)
+    try:
+        zombie = int(parent.stdout.readline())
+        from workshop.waiting import wait_for
+
+        wait_for(lambda: psutil.Process(zombie).status() == psutil.STATUS_ZOMBIE, timeout=10, what="the zombie")
+        settings.run_dir.mkdir(parents=True)
+        process.record_path(settings.run_dir, "inbox").write_text(json.dumps({
+            "pid": zombie, "create_time": psutil.Process(zombie).create_time(), "command": ["x"], "port": 1, "url": "x",
+        }))
+        assert process.live_record(settings.run_dir, "inbox") is None
+        assert supervisor.down(settings) == []
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def test_down_carries_on_past_one_services_trouble_and_reports_each(own_home, monkeypatch):
+    from workshop.errors import ServiceError
+
+    settings = settings_module.load()
+    supervisor.up(settings)
+    real_stop = process.stop
+
+    def stubborn(record, run_dir, **kwargs):
+        if record.name == "mock-api":
+            raise ServiceError("it would not stop")
+        return real_stop(record, run_dir, **kwargs)
+
+    monkeypatch.setattr(process, "stop", stubborn)
+    results = {result.title: result.error for result in supervisor.down(settings)}
+    assert results == {"mock randomuser API": "it would not stop", "notification inbox": ""}
+    monkeypatch.setattr(process, "stop", real_stop)
+    assert [r.title for r in supervisor.down(settings)] == ["mock randomuser API"]
+
+
+def test_a_recording_that_is_not_randomuser_data_is_refused_before_anything_starts(own_home, tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"results": [{"name": 1}]}')
+    result = run_cli("up", WORKSHOP_MOCK_FIXTURE=str(broken))
+    assert result.returncode == 2
+    assert "record 0 lacks 11 of randomuser's 12 fields (gender, location," in result.stderr
+    assert "record 0: name is a number; randomuser sends an object here" in result.stderr
+    assert "Starting" not in result.stdout and not settings_module.load().run_dir.joinpath("mock-api.json").exists()
+
+
+def test_importing_workshop_loads_no_server_code():
+    probe = ("import sys, workshop; workshop.Inbox; workshop.MockAPI; workshop.check; "
+             "print(sorted(m for m in ('faker', 'workshop.servers.mock_api', 'workshop.servers.fake_users', 'prefect') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from workshop.handouts import exercise_names, write_handouts
+from workshop.instructor.handouts import exercise_names, write_handouts
 
 from .test_exercises import SHIPPED
 

@@ -5,42 +5,78 @@ In a notebook:
     import workshop
     course = workshop.start()   # Prefect server, mock API and inbox, all on 127.0.0.1
 
-From a terminal: `python -m workshop up | status | down | reset | faults | lab`.
+What a notebook may use (each is documented where it is defined):
+
+| name | what it is |
+| --- | --- |
+| `start()` | start or find the services; point this kernel's Prefect at the course server; returns a `Course` |
+| `status()` | each service, its URL and its health (what `python -m workshop status` prints) |
+| `check_environment()` | Python and every package against what the course needs (notebook 00) |
+| `Course` | where everything is: `prefect_ui_url`, `data_api_url`, `mirror_url`, `inbox_url`, ... |
+| `MockAPI()` | the mock randomuser API: `set_faults(...)`, `faulty(...)`, `stats()`, `nationalities()` |
+| `data_api_url()` | what the pipeline calls: WORKSHOP_API_URL or the mock |
+| `Inbox()`, `Message` | the notification inbox: `messages()`, `wait_for(...)`, `asave_block()`, `page_url` |
+| `InboxView(inbox)` | the inbox as a widget in a notebook |
+| `check(condition, passed, failed)`, `CheckFailed` | a check that prints ✓ or stops with the reason |
+| `save_automation(automation)`, `automations_named(name)` | create-or-update an automation by name |
+| `serve_deployments(script)`, `stop_serving()` | run a `prefect.serve(...)` script in the background |
+| `runs` | flow runs: `flow_run_url`, `flow_run`, `task_runs`, `retries`, `artifacts`, `wait_for_flow_run`, ... |
+| `show_source(obj)` | a flow's, task's or function's code, highlighted |
+| `PREFIX` | the prefix of everything the course creates on a Prefect server |
+| `WorkshopError` | what the course raises when something needs doing; subclasses in `workshop.errors` |
+
+Exercises live in `workshop.exercises` (`ex00` ... `ex04`). From a terminal:
+`python -m workshop up | status | down | reset | faults | serve | handouts | lab`.
+
+The package's folders are its layers: `servers/` (what runs as a server),
+`supervisor/` (starting and stopping them), `notebook/` (what a kernel
+imports), `exercises/`, `instructor/` (the command line, reset, handouts),
+`testing/` (private services for tests). Names are loaded on first use, so
+`import workshop` stays light, in a kernel and in every service process.
 """
 
 from __future__ import annotations
 
-import os
-import sys
+import importlib
+from typing import Any
 
-from .checks import CheckFailed, check
-from .config import PREFIX
 from .errors import WorkshopError
-from .inbox import Inbox, Message
-from .mock_api import MockAPI, data_api_url
-from .services import Course
-from .source import show_source
+from .settings import PREFIX
+
+_EXPORTS = {
+    "start": "notebook.session",
+    "status": "notebook.session",
+    "check_environment": "notebook.environment",
+    "Course": "supervisor.course",
+    "MockAPI": "notebook.mock",
+    "data_api_url": "notebook.mock",
+    "Inbox": "notebook.inbox",
+    "Message": "notebook.inbox",
+    "InboxView": "notebook.inbox_view",
+    "check": "notebook.checks",
+    "CheckFailed": "notebook.checks",
+    "save_automation": "notebook.automations",
+    "automations_named": "notebook.automations",
+    "serve_deployments": "notebook.deployments",
+    "stop_serving": "notebook.deployments",
+    "show_source": "notebook.source",
+}
+_MODULES = {"runs": "notebook.runs"}
+
+__all__ = ["PREFIX", "WorkshopError", *_EXPORTS, *_MODULES]
 
 
-def start() -> Course:
-    """Make sure the three services run, and point this process's Prefect at the course server.
-
-    Safe to call in every notebook and again after a kernel restart: what runs
-    is reused, so a second call takes well under a second.
-    """
-    from .services import up
-
-    course = up()
-    os.environ["PREFECT_API_URL"] = course.prefect_api_url
-    if "prefect.context" in sys.modules:
-        # Prefect reads its settings once, at import; tell it the URL changed.
-        from prefect.context import refresh_global_settings_context
-
-        refresh_global_settings_context()
-    return course
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f".{_MODULES[name]}", __name__)
+    else:
+        raise AttributeError(f"module 'workshop' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
-__all__ = [
-    "CheckFailed", "Course", "Inbox", "Message", "MockAPI", "PREFIX", "WorkshopError",
-    "check", "data_api_url", "show_source", "start",
-]
+def __dir__() -> list[str]:
+    return sorted(__all__)
+

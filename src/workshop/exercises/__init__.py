@@ -12,19 +12,22 @@ goes; the second checks it:
 
 `check` says "not attempted yet" while the `____` is still there (the notebook
 carries on), stops with what is wrong when the answer is wrong, and ticks it
-when it is right. `hint()` gives the hints one tier at a time; `solution()`
-shows the reference answer, which is also what `python -m workshop handouts`
-puts into the solved copy of the notebook: one source for both.
+when it is right. Code of the learner's that raises is reported as theirs,
+with what it was called with, never as a traceback through the course.
+`hint()` gives the hints one tier at a time; `solution()` shows the reference
+answer, which is also what `python -m workshop handouts` puts into the solved
+copy of the notebook: one source for both.
 """
 
 from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from ..checks import CheckFailed
+from ..notebook.checks import CheckFailed
 
 
 class _Blank:
@@ -38,11 +41,22 @@ class _Blank:
 
 
 ____ = _Blank()
-MARKER = re.compile(r"^# exercise: (\w+)\s*$")
+_MARKER = re.compile(r"^# exercise: (\w+)\s*$")
+
+
+def exercise_name(source: str) -> str | None:
+    """The exercise a cell holds: the name on its `# exercise: <name>` first line, or None."""
+    first = source.lstrip("\n").split("\n", 1)[0]
+    match = _MARKER.match(first)
+    return match.group(1) if match else None
 
 
 class NotAttempted(Exception):
     """Raised by a checker that finds the placeholder where the answer should be."""
+
+
+class LearnerCodeRaised(Exception):
+    """The learner's own code raised; the message says with what it was called."""
 
 
 def answered(value: Any) -> Any:
@@ -63,6 +77,21 @@ def is_blank(answer: Any) -> bool:
     return False
 
 
+def call_learner(function: Any, *args: Any, shown: str, what: str = "your function") -> Any:
+    """Call the learner's `function`; if it raises, say so as theirs, with the call shown as `shown`."""
+    if not callable(function):
+        raise AssertionError(f"{what} should be a function (def ...), but it is {function!r}")
+    try:
+        return answered(function(*args))
+    except NotAttempted:
+        raise
+    except Exception as raised:
+        raise LearnerCodeRaised(f"{what} raised {raised!r} when called with {shown}") from None
+
+
+NOT_ATTEMPTED = "○ Not attempted yet: {task}\n  Replace the ____ in the cell above, run it, then run this one."
+
+
 @dataclass
 class Exercise:
     name: str
@@ -70,24 +99,28 @@ class Exercise:
     checker: Callable[..., None]  # raises AssertionError saying what is wrong
     hints: list[str]
     solution_code: str  # the whole learner cell, solved (marker line included)
+    status: str = "not attempted"  # "not attempted", "correct" or "not yet right", after the last check
     _hints_given: int = field(default=0, repr=False)
 
-    def check(self, answer: Any, **context: Any) -> bool:
-        """Tick, "not attempted yet", or stop with what is wrong. Returns True when correct."""
-        if is_blank(answer):
-            print(f"○ Not attempted yet: {self.task}\n  Replace the ____ in the cell above, run it, then run this one.")
-            return False
+    def check(self, answer: Any, **context: Any) -> None:
+        """Tick, "not attempted yet", or stop with what is wrong."""
         try:
+            if is_blank(answer):
+                raise NotAttempted
             self.checker(answer, **context)
         except NotAttempted:
-            print(f"○ Not attempted yet: {self.task}\n  Replace the ____ in the cell above, run it, then run this one.")
-            return False
-        except AssertionError as wrong:
-            raise CheckFailed(
-                f"Not quite: {wrong}\n`.hint()` gives a hint, `.solution()` shows an answer."
-            ) from None
+            self.status = "not attempted"
+            print(NOT_ATTEMPTED.format(task=self.task))
+            return
+        except (AssertionError, LearnerCodeRaised) as wrong:
+            self.status = "not yet right"
+            raise CheckFailed(f"Not quite: {wrong}\n`.hint()` gives a hint, `.solution()` shows an answer.") from None
+        self.status = "correct"
         print(f"✓ Correct: {self.task}")
-        return True
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "correct"
 
     def hint(self, tier: int | None = None) -> None:
         """The next hint (or hint number `tier`), each more specific than the last."""
@@ -107,11 +140,14 @@ def exercise(name: str, task: str, hints: list[str], solution: str):
 
     def make(checker: Callable[..., None]) -> Exercise:
         code = textwrap.dedent(solution).strip("\n")
-        if not MARKER.match(code.splitlines()[0]) or MARKER.match(code.splitlines()[0]).group(1) != name:
+        if exercise_name(code) != name:
             raise ValueError(f"the solution of {name!r} must start with '# exercise: {name}'")
         return Exercise(name, task, checker, hints, code)
 
     return make
 
 
-__all__ = ["CheckFailed", "Exercise", "MARKER", "NotAttempted", "____", "answered", "exercise", "is_blank"]
+__all__ = [
+    "CheckFailed", "Exercise", "LearnerCodeRaised", "NotAttempted", "____", "answered", "call_learner",
+    "exercise", "exercise_name", "is_blank",
+]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from . import answered, exercise
+from . import call_learner, exercise
 
 _RETRYABLE = {200: False, 201: False, 400: False, 401: False, 404: False, 422: False,
               429: True, 500: True, 502: True, 503: True, 504: True}
@@ -26,7 +26,7 @@ def is_retryable_status(status_code: int) -> bool:
 ''',
 )
 def is_retryable_status(function):
-    got = {code: answered(function(code)) for code in _RETRYABLE}
+    got = {code: call_learner(function, code, shown=f"status_code={code}") for code in _RETRYABLE}
     not_bool = [code for code, value in got.items() if not isinstance(value, bool)]
     assert not not_bool, f"return True or False; for {not_bool[0]} you returned {got[not_bool[0]]!r}"
     wasted = [code for code in _RETRYABLE if got[code] and not _RETRYABLE[code]]
@@ -63,13 +63,15 @@ def wait_seconds(response, attempt: int) -> float:
 )
 def wait_seconds(function):
     for status, header, attempt in [(429, "3", 0), (503, "2", 4)]:
-        got = answered(function(_response(status, header), attempt))
+        got = call_learner(function, _response(status, header), attempt,
+                           shown=f"a {status} response with headers {{'Retry-After': {header!r}}} and attempt={attempt}")
         assert isinstance(got, (int, float)) and not isinstance(got, bool), (
             f"return a number of seconds; with 'Retry-After: {header}' you returned {got!r} (the header is text: float(...) it)"
         )
         assert got == float(header), f"when the server says 'Retry-After: {header}', wait {header} s; you returned {got}"
     for status, attempt in [(503, 0), (503, 3), (429, 1)]:
-        got = answered(function(_response(status), attempt))
+        got = call_learner(function, _response(status), attempt,
+                           shown=f"a {status} response without a Retry-After header and attempt={attempt}")
         expected = 0.1 * 2**attempt
         assert isinstance(got, (int, float)) and abs(got - expected) < 1e-9, (
             f"with no Retry-After header, attempt {attempt} should wait 0.1 * 2 ** {attempt} = {expected:g} s; you returned {got!r}"

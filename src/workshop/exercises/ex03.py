@@ -60,11 +60,12 @@ unhealthy_payload = {
 ''',
 )
 def unhealthy_payload(answer, *, primary_id: str, backup_id: str):
-    from prefect.events.schemas.automations import AutomationCore
+    # The server's own schema for POST /automations/: it refuses unknown fields and action types.
+    from prefect.server.events.schemas.automations import AutomationCreate
 
     assert isinstance(answer, dict), f"the payload is a dict that becomes the request's JSON body; you gave a {type(answer).__name__}"
     try:
-        automation = AutomationCore.model_validate(answer)
+        automation = AutomationCreate.model_validate(answer)
     except ValidationError as invalid:
         first = invalid.errors()[0]
         where = ".".join(str(part) for part in first["loc"])

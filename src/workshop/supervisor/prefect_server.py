@@ -8,14 +8,13 @@ every notebook, kernel and terminal.
 
 from __future__ import annotations
 
-import os
 import sys
 
 import requests
 
-from .config import HOST, Settings
-from .errors import WorkshopError
-from .processes import Health, ServiceSpec
+from ..errors import ServiceError
+from ..settings import HOST, Settings, environment_for_child
+from .service import Health, ServiceSpec
 
 
 def _answers_health(response: requests.Response) -> bool:
@@ -35,30 +34,28 @@ def local_spec(settings: Settings) -> ServiceSpec:
         health_url=f"{settings.local_prefect_api_url}/health",
         is_ours=_answers_health,
         command=[sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(settings.prefect_port)],
-        env={
+        env=environment_for_child(settings, {
             "PREFECT_HOME": str(settings.prefect_home),
             "PREFECT_API_URL": settings.local_prefect_api_url,
             # Offline laptops: no telemetry attempts, no error in the log about them.
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
-        },
-        # A first start creates the SQLite database: about 16 s on a 2-core machine.
+        }),
+        # A first start creates the SQLite database: about 15 s on a 2-core machine.
         start_timeout=120.0,
+        start_note="the first start creates its database: about 15 s",
+        foreign_hint=(
+            f"If it is a Prefect server of yours that the course should use, "
+            f"`export PREFECT_API_URL=http://{HOST}:{settings.prefect_port}/api` instead."
+        ),
     )
 
 
-def external_api_url(settings: Settings) -> str | None:
-    """The server the learner chose with PREFECT_API_URL, unless it is the course's own."""
-    url = os.environ.get("PREFECT_API_URL", "").strip().rstrip("/")
-    if not url or url == settings.local_prefect_api_url:
-        return None
-    return url
-
-
-def check_external(url: str) -> Health:
+def check_external(settings: Settings) -> Health:
+    url = settings.external_prefect_api_url
     headers = {}
-    if os.environ.get("PREFECT_API_KEY"):
-        headers["Authorization"] = f"Bearer {os.environ['PREFECT_API_KEY']}"
+    if settings.prefect_api_key:
+        headers["Authorization"] = f"Bearer {settings.prefect_api_key.get_secret_value()}"
     # A remote server may sit behind the learner's proxy, so this one request trusts the environment.
     try:
         response = requests.get(f"{url}/health", headers=headers, timeout=5)
@@ -69,15 +66,15 @@ def check_external(url: str) -> Health:
     return Health("foreign", f"HTTP {response.status_code} from {url}/health")
 
 
-def require_external(url: str) -> None:
-    health = check_external(url)
+def require_external(settings: Settings) -> None:
+    health = check_external(settings)
     if not health.ok:
-        raise WorkshopError(
-            f"PREFECT_API_URL is set to {url}, but that Prefect server does not answer ({health.detail}). "
-            "Start that server or fix the URL, or unset PREFECT_API_URL to let the course run its own "
-            "server on this laptop."
+        raise ServiceError(
+            f"PREFECT_API_URL is set to {settings.external_prefect_api_url}, but that Prefect server does not answer "
+            f"({health.detail}). Start that server or fix the URL, or unset PREFECT_API_URL to let the course run "
+            "its own server on this laptop."
         )
 
 
-def ui_url(api_url: str) -> str:
-    return os.environ.get("PREFECT_UI_URL") or api_url.removesuffix("/api")
+def ui_url(settings: Settings, api_url: str) -> str:
+    return settings.prefect_ui_url or api_url.removesuffix("/api")

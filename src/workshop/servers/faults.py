@@ -6,7 +6,7 @@ import copy
 import random
 from dataclasses import asdict, dataclass, fields
 
-from .errors import WorkshopError
+from ..errors import WorkshopError
 
 # The shares are drawn once per request from one random number, so they must add up to 1 at most.
 SHARES = ("server_errors", "rate_limits", "malformed", "api_errors")
@@ -25,7 +25,7 @@ class Faults:
     malformed:     share answered with HTTP 200 and a truncated JSON body
     api_errors:    share answered with HTTP 200 and `{"error": "..."}`, no results
     bad_records:   share of the users in a good answer that come back broken
-                   (a field missing, a date that is not a date, a blank coordinate, a null name)
+                   (no e-mail, a date that is not a date, a blank coordinate, a null name)
     latency:       seconds added before every answer
     outage:        every request fails with HTTP 503: the site is down
     seed:          make the random draws repeatable
@@ -42,7 +42,7 @@ class Faults:
     seed: int | None = None
 
     @classmethod
-    def from_dict(cls, values: dict) -> "Faults":
+    def from_dict(cls, values: dict) -> Faults:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -79,7 +79,7 @@ class Faults:
 def _break_user(user: dict, how: int) -> dict:
     broken = copy.deepcopy(user)
     if how == 0:
-        broken.pop("email", None)
+        broken["email"] = None  # every field stays present, as in a real answer
     elif how == 1 and isinstance(broken.get("dob"), dict):
         broken["dob"]["date"] = "unknown"
     elif how == 2 and isinstance(broken.get("location"), dict):
@@ -101,7 +101,7 @@ class FaultDraw:
         if self.faults.outage:
             return "outage"
         roll = self._rng.random()
-        for name, outcome in zip(SHARES, ("server_error", "rate_limit", "malformed", "api_error")):
+        for name, outcome in zip(SHARES, ("server_error", "rate_limit", "malformed", "api_error"), strict=True):
             share = getattr(self.faults, name)
             if roll < share:
                 return outcome

@@ -14,15 +14,17 @@ import os
 import shutil
 import socket
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
+
+from ..settings import HOST
 
 FORGET = ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE", "PREFECT_UI_URL", "WORKSHOP_API_URL", "WORKSHOP_MOCK_FIXTURE")
 
 
 def free_port() -> int:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind((HOST, 0))
         return probe.getsockname()[1]
 
 
@@ -45,9 +47,10 @@ def enter(prefix: str = "workshop-") -> Path:
 
 def leave(home: Path) -> None:
     """Stop what the private course started and remove its folder."""
-    from .services import down
+    from .. import settings
+    from ..supervisor.course import down
 
-    down()
+    down(settings.load())
     shutil.rmtree(home, ignore_errors=True)
 
 

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from uuid import UUID
 
-from .errors import WorkshopError
-from .prefect_server import ui_url
-from .waiting import wait_for
-
-
-def _api_url() -> str:
-    url = os.environ.get("PREFECT_API_URL")
-    if not url:
-        raise WorkshopError("PREFECT_API_URL is not set in this kernel: run `course = workshop.start()` first.")
-    return url.rstrip("/")
+from .. import settings
+from ..errors import WorkshopError
+from ..supervisor.prefect_server import ui_url
+from ..waiting import wait_for
 
 
 def flow_run_url(flow_run_id: UUID | str) -> str:
     """The flow run's page in the Prefect UI."""
-    return f"{ui_url(_api_url())}/runs/flow-run/{flow_run_id}"
+    current = settings.current()
+    if not current.prefect_api_url:
+        raise WorkshopError("This kernel has no Prefect server yet: run `course = workshop.start()` first.")
+    return f"{ui_url(current, current.prefect_api_url)}/runs/flow-run/{flow_run_id}"
 
 
 def flow_run_id(state) -> UUID:
@@ -64,17 +60,12 @@ def wait_for_flow_run(flow_run_id: UUID | str, *, timeout: float = 60.0):
 def artifacts(flow_run_id: UUID | str) -> list:
     """The artifacts (tables, markdown, links) a flow run published: what its Artifacts tab shows."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, TaskRunFilter
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
     from prefect.client.schemas.sorting import ArtifactSort
 
     of_run = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(str(flow_run_id))]))
     with get_client(sync_client=True) as client:
-        # Prefect 3.8.8's sync client sends what is not given as null, which the server
-        # rejects (HTTP 422): every filter, the paging and the sort are spelled out.
-        return client.read_artifacts(
-            artifact_filter=of_run, flow_run_filter=FlowRunFilter(), task_run_filter=TaskRunFilter(),
-            limit=50, offset=0, sort=ArtifactSort.CREATED_DESC,
-        )
+        return client.read_artifacts(artifact_filter=of_run, limit=50, sort=ArtifactSort.CREATED_DESC)
 
 
 def run_seconds(flow_run_id: UUID | str) -> float:
@@ -88,17 +79,14 @@ def wait_for_deployment_run(deployment_id: UUID | str, *, created_after, timeout
     This is how a notebook sees that an automation started a deployment.
     """
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId, FlowRunFilter
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
     from prefect.client.schemas.sorting import FlowRunSort
 
     of_deployment = DeploymentFilter(id=DeploymentFilterId(any_=[UUID(str(deployment_id))]))
 
     def started():
         with get_client(sync_client=True) as client:
-            recent = client.read_flow_runs(
-                deployment_filter=of_deployment, flow_run_filter=FlowRunFilter(),
-                sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=20,
-            )
+            recent = client.read_flow_runs(deployment_filter=of_deployment, sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=20)
         newer = sorted((run for run in recent if run.created > created_after), key=lambda run: run.created)
         return newer[0] if newer else None
 

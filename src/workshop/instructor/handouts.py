@@ -15,9 +15,9 @@ from pathlib import Path
 
 import nbformat
 
-from . import config
-from .errors import WorkshopError
-from .exercises import MARKER, Exercise, ex00, ex01, ex02, ex03, ex04
+from ..errors import WorkshopError
+from ..exercises import Exercise, ex00, ex01, ex02, ex03, ex04, exercise_name
+from ..settings import COURSE_ROOT
 
 
 def all_exercises() -> dict[str, Exercise]:
@@ -33,13 +33,7 @@ def all_exercises() -> dict[str, Exercise]:
 
 def exercise_names(notebook: nbformat.NotebookNode) -> list[str]:
     """The exercises a notebook holds, in order."""
-    names = []
-    for cell in notebook.cells:
-        if cell.cell_type == "code" and cell.source:
-            match = MARKER.match(cell.source.splitlines()[0])
-            if match:
-                names.append(match.group(1))
-    return names
+    return [name for cell in notebook.cells if cell.cell_type == "code" and (name := exercise_name(cell.source))]
 
 
 def cleared(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -55,18 +49,20 @@ def solved(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     exercises = all_exercises()
     result = cleared(notebook)
     for cell in result.cells:
-        if cell.cell_type == "code" and cell.source:
-            match = MARKER.match(cell.source.splitlines()[0])
-            if match:
-                if match.group(1) not in exercises:
-                    raise WorkshopError(f"no exercise called {match.group(1)!r} has a solution")
-                cell.source = exercises[match.group(1)].solution_code
+        name = exercise_name(cell.source) if cell.cell_type == "code" else None
+        if name:
+            if name not in exercises:
+                raise WorkshopError(f"no exercise called {name!r} has a solution")
+            cell.source = exercises[name].solution_code
     return result
 
 
 def write_handouts(destination: Path, source: Path | None = None) -> dict[str, list[Path]]:
     """Write `learner/` and `solved/` copies of every notebook under `destination`."""
-    source = source or config.repo_root() / "notebooks"
+    if source is None:
+        if COURSE_ROOT is None:
+            raise WorkshopError("handouts are made from the course's repository: install it with `pip install -e .` from there")
+        source = COURSE_ROOT / "notebooks"
     written: dict[str, list[Path]] = {"learner": [], "solved": []}
     for kind, transform in (("learner", cleared), ("solved", solved)):
         folder = destination / kind

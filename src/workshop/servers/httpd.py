@@ -1,5 +1,9 @@
 """HTTP plumbing shared by the mock API and the inbox: a threaded server on
-loopback with JSON helpers, and a client session for talking to it."""
+loopback with JSON helpers, body limits and a clean stop on SIGTERM.
+
+The standard library's server is enough for a few dozen learners on loopback
+and adds no dependency to the services' start-up.
+"""
 
 from __future__ import annotations
 
@@ -11,25 +15,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import requests
-
-from .config import HOST
+MAX_BODY = 1_000_000  # bytes; a notification is a few hundred
 
 
-_sessions = threading.local()
-
-
-def local_session() -> requests.Session:
-    """A requests session for the course's own services (one per thread: sessions are not thread-safe)."""
-    if not hasattr(_sessions, "session"):
-        _sessions.session = requests.Session()
-        # The services are on loopback: a proxy from the environment must not be asked for them.
-        _sessions.session.trust_env = False
-    return _sessions.session
+class BodyTooLarge(ValueError):
+    pass
 
 
 class JSONHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    extra_headers: dict[str, str] = {}  # sent with every answer
 
     @property
     def route(self) -> str:
@@ -41,7 +36,12 @@ class JSONHandler(BaseHTTPRequestHandler):
         return {key: values[-1] for key, values in parse_qs(urlsplit(self.path).query, keep_blank_values=True).items()}
 
     def read_body(self) -> bytes:
+        """The request body; BodyTooLarge (after answering 413) when it is over MAX_BODY."""
         length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self.close_connection = True  # the unread body must not be taken for the next request
+            self.send_json(413, {"error": f"The body is {length} bytes; at most {MAX_BODY} are accepted."})
+            raise BodyTooLarge(length)
         return self.rfile.read(length) if length else b""
 
     def read_json(self) -> Any:
@@ -52,8 +52,7 @@ class JSONHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Access-Control-Allow-Origin", "*")
-        for name, value in (headers or {}).items():
+        for name, value in {**self.extra_headers, **(headers or {})}.items():
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
@@ -63,12 +62,12 @@ class JSONHandler(BaseHTTPRequestHandler):
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         self.send_body(status, body, "application/json; charset=utf-8", headers)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
 
-def make_server(handler: type[BaseHTTPRequestHandler], port: int) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((HOST, port), handler)
+def make_server(handler: type[BaseHTTPRequestHandler], host: str, port: int) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server
 

@@ -6,6 +6,10 @@ from __future__ import annotations
 class CheckFailed(AssertionError):
     """A notebook check did not hold; the message says what to look at."""
 
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this instead of a traceback: the reason, not the course's frames.
+        return [f"\x1b[31m✗ {self}\x1b[0m"]
+
 
 def check(condition: object, passed: str, failed: str) -> None:
     """Print `✓ passed` if `condition` holds, else stop the notebook with `failed`."""

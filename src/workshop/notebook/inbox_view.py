@@ -1,4 +1,4 @@
-"""A widget that shows the course inbox in a notebook, newest message first."""
+"""A widget that shows the course inbox in a notebook, newest message first, with a link to the inbox page."""
 
 from __future__ import annotations
 
@@ -12,28 +12,32 @@ from .inbox import Inbox, Message
 def _row(message: Message) -> str:
     when = message.received_at.astimezone().strftime("%H:%M:%S")
     subject = html.escape(message.subject or "(no subject)")
-    body = html.escape(str(message.data.get("body", "")) if isinstance(message.data, dict) else message.body)
+    content = html.escape(message.content)
     return (
-        f"<tr><td style='white-space:nowrap;vertical-align:top'>{when}</td>"
-        f"<td style='vertical-align:top'><b>{subject}</b><br><span style='white-space:pre-wrap'>{body}</span></td></tr>"
+        f"<tr><td style='white-space:nowrap;vertical-align:top;padding-right:8px'>{when}</td>"
+        f"<td style='vertical-align:top'><b>{subject}</b><br><span style='white-space:pre-wrap'>{content}</span></td></tr>"
     )
 
 
 class InboxView(widgets.VBox):
     """The inbox as a table; `refresh()` (or the button) shows what has arrived."""
 
-    def __init__(self, inbox: Inbox | None = None, *, limit: int = 5):
+    def __init__(self, inbox: Inbox | None = None, *, limit: int = 5, channel: str | None = None):
         self.inbox = inbox or Inbox()
-        self.limit = limit
+        self.limit, self.channel = limit, channel
         self.table = widgets.HTML()
         button = widgets.Button(description="Refresh", icon="refresh")
         button.on_click(lambda _: self.refresh())
-        title = widgets.HTML(f"<b>Course inbox</b> · {html.escape(self.inbox.base_url)}")
+        page = html.escape(self.inbox.page_url)
+        title = widgets.HTML(
+            f"<b>Course inbox</b> · the newest {limit} · "
+            f"<a href='{page}' target='_blank' rel='noopener'>open the inbox page</a> (it updates live)"
+        )
         super().__init__([widgets.HBox([title, button]), self.table])
         self.refresh()
 
     def refresh(self) -> list[Message]:
-        messages = self.inbox.messages()[-self.limit :][::-1]
+        messages = self.inbox.messages(channel=self.channel)[-self.limit :][::-1]
         if messages:
             rows = "".join(_row(m) for m in messages)
             self.table.value = f"<table style='border-collapse:collapse'>{rows}</table>"

@@ -12,9 +12,9 @@ from prefect.client.orchestration import get_client
 
 
 async def save_automation(automation: Automation) -> Automation:
-    """Create `automation`, or replace the one with its name (and remove any duplicates)."""
+    """Create `automation`, or replace the one with its name (the latest saved, if several; the others go)."""
     async with get_client() as client:
-        existing = await client.read_automations_by_name(automation.name)
+        existing = await client.read_automations_by_name(automation.name)  # latest updated first
         if not existing:
             return await automation.acreate()
         keep, *duplicates = existing

@@ -16,52 +16,12 @@ import re
 import string
 import threading
 import unicodedata
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from faker import Faker
 
-VERSION = "1.4"
-FIELDS = ("gender", "name", "location", "email", "login", "dob", "registered", "phone", "cell", "id", "picture", "nat")
-
-
-@dataclass(frozen=True)
-class Nationality:
-    code: str
-    country: str
-    locale: str  # the Faker locale whose names and places fit
-    id_name: str  # "" where randomuser.me gives no national id (value is null)
-    id_pattern: str  # Faker bothify pattern: # a digit, ? a letter
-    postcode: str  # "int" or a Faker locale's text format ("text")
-
-
-NATIONALITIES = {
-    n.code: n
-    for n in [
-        Nationality("AU", "Australia", "en_AU", "TFN", "#########", "int"),
-        Nationality("BR", "Brazil", "pt_BR", "CPF", "###.###.###-##", "int"),
-        Nationality("CA", "Canada", "en_CA", "SIN", "### ### ###", "text"),
-        Nationality("CH", "Switzerland", "de_CH", "AVS", "756.####.####.##", "int"),
-        Nationality("DE", "Germany", "de_DE", "SVNR", "## ###### ? ###", "int"),
-        Nationality("DK", "Denmark", "da_DK", "CPR", "######-####", "int"),
-        Nationality("ES", "Spain", "es_ES", "DNI", "########-?", "int"),
-        Nationality("FI", "Finland", "fi_FI", "HETU", "######-###?", "int"),
-        Nationality("FR", "France", "fr_FR", "INSEE", "############# ##", "int"),
-        Nationality("GB", "United Kingdom", "en_GB", "NINO", "?? ## ## ## ?", "text"),
-        Nationality("IE", "Ireland", "en_IE", "PPS", "#######?", "text"),
-        Nationality("IN", "India", "en_IN", "UIDAI", "#### #### ####", "int"),
-        Nationality("IR", "Iran", "fa_IR", "", "", "int"),
-        Nationality("MX", "Mexico", "es_MX", "NSS", "## ## ## ####-#", "int"),
-        Nationality("NL", "Netherlands", "nl_NL", "BSN", "########", "text"),
-        Nationality("NO", "Norway", "no_NO", "FN", "########## #", "int"),
-        Nationality("NZ", "New Zealand", "en_NZ", "", "", "int"),
-        Nationality("RS", "Serbia", "hr_HR", "SID", "#########", "int"),
-        Nationality("TR", "Turkey", "tr_TR", "", "", "int"),
-        Nationality("UA", "Ukraine", "uk_UA", "", "", "int"),
-        Nationality("US", "United States", "en_US", "SSN", "###-##-####", "int"),
-    ]
-}
+from .randomuser import NATIONALITIES
 
 # randomuser.me picks a time zone independently of the country; so do we.
 TIMEZONES = [
@@ -82,7 +42,7 @@ TIMEZONES = [
 TITLES = {"male": ["Mr"], "female": ["Ms", "Mrs", "Miss"]}
 FRENCH_TITLES = {"male": ["Monsieur"], "female": ["Madame", "Mademoiselle"]}
 
-_EPOCH = datetime(1945, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1945, 1, 1, tzinfo=UTC)
 _local = threading.local()
 
 
@@ -182,7 +142,7 @@ def make_user(seed: str, position: int, nats: tuple[str, ...], gender: str | Non
 def make_users(seed: str, page: int, count: int, nats: tuple[str, ...], gender: str | None) -> tuple[dict, ...]:
     """Page `page` of `count` users: positions (page-1)*count onwards, so pages of
     any size tile one sequence per seed. Treat them as read-only."""
-    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return _make_users(seed, page, count, nats, gender, today)
 
 

@@ -13,51 +13,29 @@ course starts it for you. In a notebook, use `MockAPI()` to change faults.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import json
-import os
 import re
 import secrets
 import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Iterator
 
-import requests
-
-from . import config
-from .errors import WorkshopError
-from .fake_users import FIELDS, NATIONALITIES, VERSION, make_users
+from ..errors import WorkshopError
+from ..settings import HOST
+from . import MOCK_API_ID, recording
+from . import MOCK_SITES as SITES
+from .fake_users import make_users
 from .faults import API_ERROR_MESSAGE, FaultDraw, Faults
-from .http_service import JSONHandler, local_session, make_server, serve_until_stopped
+from .httpd import BodyTooLarge, JSONHandler, make_server, serve_until_stopped
+from .randomuser import FIELDS, NATIONALITIES, VERSION
 
-SERVICE_ID = "workshop-mock-api"
-SITES = {"primary": "/api/", "mirror": "/mirror/api/"}
 MAX_RESULTS = 5000
 _SITE_ROUTES = {site: re.compile("^" + re.escape(path.rstrip("/")) + r"(/\d+(\.\d+)*)?/?$") for site, path in SITES.items()}
 
 
 class BadRequest(ValueError):
     pass
-
-
-def load_fixture(path: str | Path) -> list[dict]:
-    """Users from a recorded randomuser.me answer (`{"results": [...]}`) or a plain list of users."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise WorkshopError(f"Cannot read the mock API fixture {path}: {exc.strerror}.") from exc
-    except json.JSONDecodeError as exc:
-        raise WorkshopError(f"The mock API fixture {path} is not JSON ({exc}).") from exc
-    users = data.get("results") if isinstance(data, dict) else data
-    if not isinstance(users, list) or not users or not all(isinstance(u, dict) for u in users):
-        raise WorkshopError(
-            f"The mock API fixture {path} holds no users: expected a randomuser.me answer "
-            '{"results": [{...}, ...]} or a list of user objects.'
-        )
-    return users
 
 
 def _field_list(raw: str | None, name: str) -> set[str] | None:
@@ -98,9 +76,9 @@ def build_answer(params: dict[str, str], fixture: list[dict] | None) -> dict:
 
     if fixture is None:
         users = list(make_users(seed, page, results, nats or tuple(NATIONALITIES), gender))
-    else:
+    else:  # a replay is a replay: the seed picks nothing, pages tile the recording
         matching = [u for u in fixture if (not nats or u.get("nat") in nats) and (not gender or u.get("gender") == gender)]
-        users = matching[(page - 1) * results : page * results]
+        users = recording.replay(matching, (page - 1) * results, results)
     fields = [f for f in FIELDS if (include is None or f in include) and (exclude is None or f not in exclude)]
     answer: dict = {"results": [{f: u[f] for f in fields if f in u} for u in users]}
     if "noinfo" not in params:
@@ -112,6 +90,7 @@ class MockState:
     def __init__(self, fixture: list[dict] | None = None, fixture_path: str | None = None):
         self.fixture = fixture
         self.fixture_path = fixture_path
+        self.nationalities = recording.nationalities(fixture) if fixture else sorted(NATIONALITIES)
         self.lock = threading.Lock()
         self.draws = {site: FaultDraw(Faults()) for site in SITES}
         self.stats = {site: Counter() for site in SITES}
@@ -131,6 +110,7 @@ class MockState:
 
 class MockHandler(JSONHandler):
     server_version = "randomuser-mock/1.4"
+    extra_headers = {"Access-Control-Allow-Origin": "*"}  # as randomuser.me sends
     state: MockState  # set on the subclass made by `make_mock_server`
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
@@ -139,7 +119,8 @@ class MockHandler(JSONHandler):
             if pattern.match(route):
                 return self._serve_users(site)
         if route == "/_workshop/health":
-            return self.send_json(200, {"service": SERVICE_ID, "sites": SITES, "fixture": self.state.fixture_path})
+            return self.send_json(200, {"service": MOCK_API_ID, "sites": SITES, "fixture": self.state.fixture_path,
+                                        "nationalities": self.state.nationalities})
         if route == "/_workshop/faults":
             with self.state.lock:
                 return self.send_json(200, {site: d.faults.to_dict() for site, d in self.state.draws.items()})
@@ -147,7 +128,7 @@ class MockHandler(JSONHandler):
             with self.state.lock:
                 return self.send_json(200, {site: dict(c) for site, c in self.state.stats.items()})
         if route == "/":
-            return self.send_json(200, {"service": SERVICE_ID, "sites": SITES, "control": "/_workshop/faults"})
+            return self.send_json(200, {"service": MOCK_API_ID, "sites": SITES, "control": "/_workshop/faults"})
         self.send_json(404, {"error": f"No such endpoint {route!r}; the API is at {', '.join(SITES.values())}"})
 
     def do_PUT(self) -> None:  # noqa: N802
@@ -156,6 +137,11 @@ class MockHandler(JSONHandler):
             return self.send_json(404, {"error": f"PUT /_workshop/faults/<site>, with site one of {', '.join(SITES)}"})
         try:
             body = self.read_json()
+        except BodyTooLarge:
+            return
+        except ValueError as exc:
+            return self.send_json(400, {"error": f"the body is not JSON: {exc}"})
+        try:
             if not isinstance(body, dict):
                 raise WorkshopError("the body must be a JSON object of faults")
             faults = Faults.from_dict(body)
@@ -200,95 +186,13 @@ class MockHandler(JSONHandler):
         self.send_body(200, body, "application/json; charset=utf-8")
 
 
-def make_mock_server(port: int, fixture_path: str | None = None):
-    fixture = load_fixture(fixture_path) if fixture_path else None
-    handler = type("BoundMockHandler", (MockHandler,), {"state": MockState(fixture, fixture_path)})
-    return make_server(handler, port)
+def make_mock_server(port: int, fixture_path: str | Path | None = None, host: str = HOST):
+    fixture = recording.load(Path(fixture_path)) if fixture_path else None
+    state = MockState(fixture, str(fixture_path) if fixture_path else None)
+    return make_server(type("BoundMockHandler", (MockHandler,), {"state": state}), host, port)
 
 
-def data_api_url() -> str:
-    """What the pipeline calls: WORKSHOP_API_URL (e.g. https://randomuser.me/api/) or the mock's primary site."""
-    return os.environ.get("WORKSHOP_API_URL") or MockAPI().primary_url
-
-
-class MockAPI:
-    """Control the mock API from a notebook: its URLs, its faults, what it has seen."""
-
-    def __init__(self, base_url: str | None = None):
-        self.base_url = (base_url or config.settings().mock_url).rstrip("/")
-
-    @property
-    def primary_url(self) -> str:
-        return self.url("primary")
-
-    @property
-    def mirror_url(self) -> str:
-        return self.url("mirror")
-
-    def url(self, site: str = "primary") -> str:
-        if site not in SITES:
-            raise WorkshopError(f"Unknown site {site!r}; the mock API has {', '.join(SITES)}.")
-        return self.base_url + SITES[site]
-
-    def set_faults(self, site: str = "primary", **faults) -> Faults:
-        """Replace a site's faults, e.g. `set_faults(server_errors=0.3, latency=0.05)`."""
-        self.url(site)
-        checked = Faults.from_dict(faults)  # fail here, with the same message, before any request
-        self._call("PUT", f"/_workshop/faults/{site}", json=checked.to_dict())
-        return checked
-
-    def clear_faults(self) -> None:
-        """Both sites healthy again."""
-        self._call("DELETE", "/_workshop/faults")
-
-    def faults(self) -> dict[str, Faults]:
-        return {site: Faults.from_dict(values) for site, values in self._call("GET", "/_workshop/faults").items()}
-
-    @contextlib.contextmanager
-    def faulty(self, site: str = "primary", **faults) -> Iterator[Faults]:
-        """`with mock.faulty(outage=True): ...` then the site's previous faults come back."""
-        before = self.faults()[site]
-        try:
-            yield self.set_faults(site, **faults)
-        finally:
-            self.set_faults(site, **before.to_dict())
-
-    def stats(self, site: str = "primary") -> Counter:
-        """How many requests the site answered, and with which outcome."""
-        self.url(site)
-        return Counter(self._call("GET", "/_workshop/stats")[site])
-
-    def reset_stats(self) -> None:
-        self._call("DELETE", "/_workshop/stats")
-
-    def _call(self, method: str, path: str, **kwargs):
-        try:
-            response = local_session().request(method, self.base_url + path, timeout=10, **kwargs)
-        except requests.ConnectionError:
-            raise WorkshopError(
-                f"The mock API is not answering at {self.base_url}. Run `workshop.start()` in the notebook "
-                "or `python -m workshop up` in a terminal."
-            ) from None
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        if response.status_code >= 400 or payload is None:
-            detail = payload.get("error") if isinstance(payload, dict) else response.text[:200]
-            raise WorkshopError(f"The mock API refused {method} {path}: {detail}")
-        return payload
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m workshop serve mock-api", description=__doc__.split("\n")[0])
-    parser.add_argument("--port", type=int, default=config.settings().mock_port)
-    parser.add_argument(
-        "--fixture",
-        default=os.environ.get("WORKSHOP_MOCK_FIXTURE") or None,
-        help="replay the users of a recorded randomuser.me answer (default: $WORKSHOP_MOCK_FIXTURE)",
-    )
-    args = parser.parse_args(argv)
-    server = make_mock_server(args.port, args.fixture)
-    source = f"replaying {args.fixture}" if args.fixture else "generated users"
-    serve_until_stopped(server, f"mock randomuser API on http://{config.HOST}:{args.port}/api/ ({source})")
-
+def serve(port: int, fixture: Path | None = None, host: str = HOST) -> None:
+    server = make_mock_server(port, fixture, host)
+    source = f"replaying {fixture}" if fixture else "generated users"
+    serve_until_stopped(server, f"mock randomuser API on http://{host}:{port}/api/ ({source})")

@@ -1,0 +1,59 @@
+"""One HTTP client for the course's own services (the mock API, the inbox), with one error policy.
+
+Every call has a timeout; a service that does not answer, answers late or
+refuses becomes a `ServiceError` that says which service, what happened and
+what to do, never a requests traceback.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import requests
+
+from .errors import ServiceError
+
+_sessions = threading.local()
+TIMEOUT = 10.0  # seconds; the services are on this machine
+
+
+def local_session() -> requests.Session:
+    """A requests session for the course's own services (one per thread: sessions are not thread-safe)."""
+    if not hasattr(_sessions, "session"):
+        _sessions.session = requests.Session()
+        # The services are on loopback: a proxy from the environment must not be asked for them.
+        _sessions.session.trust_env = False
+    return _sessions.session
+
+
+class ServiceClient:
+    """Talks JSON to one course service at `base_url`."""
+
+    title = "course service"  # what a person calls it, for messages
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url.rstrip("/")
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        where = f"{method} {path}"
+        try:
+            response = local_session().request(method, self.base_url + path, timeout=TIMEOUT, **kwargs)
+        except requests.ConnectionError:  # ConnectTimeout included: nothing is listening there
+            raise ServiceError(
+                f"The {self.title} is not answering at {self.base_url}. Run `workshop.start()` in the notebook "
+                "or `python -m workshop up` in a terminal."
+            ) from None
+        except requests.Timeout:
+            raise ServiceError(
+                f"The {self.title} at {self.base_url} took more than {TIMEOUT:g} s to answer {where}. "
+                "`python -m workshop status` says whether it is healthy; `down` then `up` restarts it."
+            ) from None
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if response.status_code >= 400 or payload is None:
+            detail = payload.get("error") if isinstance(payload, dict) else response.text[:200]
+            raise ServiceError(f"The {self.title} at {self.base_url} refused {where} (HTTP {response.status_code}): {detail}")
+        return payload

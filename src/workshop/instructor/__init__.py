@@ -1,0 +1,1 @@
+"""What instructors use: the command line, `reset`, and the learner and solved handouts."""

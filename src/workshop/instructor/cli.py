@@ -1,0 +1,188 @@
+"""`python -m workshop up | status | down | reset | faults | serve | handouts | lab`"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .. import settings as settings_module
+from ..errors import WorkshopError
+from ..settings import PREFIX, Settings
+from ..supervisor import course
+
+
+def _print_status(rows: list[course.ServiceStatus]) -> None:
+    for row in rows:
+        mark = "OK  " if row.ok else "DOWN" if row.state == "down" else "BUSY"
+        owner = f" (pid {row.pid})" if row.pid else ""
+        detail = f"  - {row.detail}" if row.detail else ""
+        print(f"{mark} {row.title:<34} {row.url}{owner}{detail}")
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    started = course.up(settings, report=lambda line: print(line, flush=True))
+    if not started.started:
+        print("Everything was already running; nothing started.")
+    _print_status(course.status(settings))
+    print(f"\nPrefect UI: {started.prefect_ui_url}\nInbox:      {started.inbox_url}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    rows = course.status(settings)
+    if args.json:
+        print(json.dumps([row.to_dict() for row in rows], indent=2))
+    else:
+        _print_status(rows)
+        if not all(row.ok for row in rows):
+            print("\n`python -m workshop up` starts what is down.")
+    return 0 if all(row.ok for row in rows) else 1
+
+
+def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
+    results = course.down(settings)
+    if not results:
+        print("Nothing of the course's was running.")
+    for result in results:
+        print(f"Could not stop the {result.title}: {result.error}" if result.error else f"Stopped the {result.title} (pid {result.pid}).")
+    return 1 if any(result.error for result in results) else 0
+
+
+def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
+    what = f"every automation, block and deployment named '{PREFIX}*' on the course's Prefect server, and the inbox's messages"
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print(f"reset deletes {what}. There is no terminal here to ask whether to go ahead: "
+                  "run `python -m workshop reset --yes` to do it without asking.", file=sys.stderr)
+            return 2
+        print(f"This deletes {what}. Nothing else is touched.")
+        try:
+            answer = input("Go ahead? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Nothing changed.")
+            return 1
+    started = course.up(settings, report=print)
+    settings_module.use_prefect_server(started.prefect_api_url)
+    from .reset import reset
+
+    for kind, names in reset(settings_module.current()).items():
+        print(f"{kind}: {', '.join(names) if names else 'none'}")
+    return 0
+
+
+FAULT_OPTIONS = {
+    "server_errors": (float, "share of HTTP 500/503 answers, 0..1"),
+    "rate_limits": (float, "share of HTTP 429 answers with Retry-After, 0..1"),
+    "retry_after": (int, "seconds announced in Retry-After"),
+    "malformed": (float, "share of truncated JSON bodies, 0..1"),
+    "api_errors": (float, 'share of HTTP 200 {"error": ...} answers, 0..1'),
+    "bad_records": (float, "share of users that come back broken, 0..1"),
+    "latency": (float, "seconds added to every answer"),
+}
+
+
+def cmd_faults(args: argparse.Namespace, settings: Settings) -> int:
+    from ..notebook.mock import MockAPI
+
+    mock = MockAPI(settings.mock_url)
+    if args.clear:
+        mock.clear_faults()
+    chosen = {name: getattr(args, name) for name in FAULT_OPTIONS if getattr(args, name) is not None}
+    if args.outage is not None:
+        chosen["outage"] = args.outage
+    if chosen:  # change only what was named; the site's other faults stay
+        mock.set_faults(args.site, **{**mock.faults()[args.site].to_dict(), **chosen})
+    for site, faults in mock.faults().items():
+        active = {k: v for k, v in faults.to_dict().items() if v not in (0, 0.0, False, None) and k != "retry_after"}
+        print(f"{site:<8} {mock.url(site):<40} {active or 'healthy'}")
+    return 0
+
+
+def cmd_handouts(args: argparse.Namespace, settings: Settings) -> int:
+    from .handouts import write_handouts
+
+    written = write_handouts(Path(args.destination))
+    for kind, paths in written.items():
+        print(f"{kind:<8} {len(paths)} notebooks in {paths[0].parent if paths else args.destination}")
+    return 0
+
+
+def cmd_lab(args: argparse.Namespace, settings: Settings) -> int:
+    if settings_module.COURSE_ROOT is None:
+        raise WorkshopError("`lab` opens the course's notebooks: run it from an editable install of the repository.")
+    started = course.up(settings, report=lambda line: print(line, flush=True))
+    # JupyterLab's kernels inherit this: the same course, the same Prefect server, whatever their folder.
+    env = settings_module.environment_for_child(settings, {"PREFECT_API_URL": started.prefect_api_url})
+    notebooks = settings_module.COURSE_ROOT / "notebooks"
+    first = sorted(notebooks.glob("00_*.ipynb"))
+    print(f"Prefect UI: {started.prefect_ui_url}\nInbox:      {started.inbox_url}\nOpening JupyterLab...", flush=True)
+    command = [sys.executable, "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={notebooks}"]
+    if first:
+        command.append(str(first[0]))
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")  # containers often run as root; JupyterLab refuses that otherwise
+    os.execvpe(sys.executable, command, env)
+    return 0  # not reached
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    if args.service == "mock-api":
+        from ..servers.mock_api import serve
+
+        fixture = settings_module.course_path(Path(args.fixture)) if args.fixture else settings.mock_fixture
+        serve(args.port or settings.mock_port, fixture, args.host)
+    else:
+        from ..servers.inbox import serve
+
+        serve(args.port or settings.inbox_port, Path(args.database) if args.database else settings.inbox_db, args.host)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m workshop", description="Run the course's local services.")
+    commands = top.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="start the Prefect server, mock API and inbox (reuses what runs)").set_defaults(run=cmd_up)
+    status = commands.add_parser("status", help="show each service and its health; exit 1 if one is down")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(run=cmd_status)
+    commands.add_parser("down", help="stop every service this course folder started").set_defaults(run=cmd_down)
+    reset = commands.add_parser("reset", help=f"delete the course's '{PREFIX}*' automations, blocks, deployments and inbox messages")
+    reset.add_argument("--yes", action="store_true", help="do not ask (needed where there is no terminal: scripts, CI, notebooks)")
+    reset.set_defaults(run=cmd_reset)
+    faults = commands.add_parser("faults", help="show or change what the mock API does wrong")
+    faults.add_argument("--site", default="primary", choices=["primary", "mirror"])
+    faults.add_argument("--clear", action="store_true", help="make both sites healthy first")
+    for name, (kind, text) in FAULT_OPTIONS.items():
+        faults.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, help=text)
+    faults.add_argument("--outage", dest="outage", action="store_true", default=None, help="take the site down")
+    faults.add_argument("--no-outage", dest="outage", action="store_false", help="bring the site back")
+    faults.set_defaults(run=cmd_faults)
+    serve = commands.add_parser("serve", help="run the mock API or the inbox in the foreground (up does it in the background)")
+    serve.add_argument("service", choices=["mock-api", "inbox"])
+    serve.add_argument("--port", type=int, help="default: the course's port for it")
+    serve.add_argument("--host", default=settings_module.HOST, help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--fixture", help="mock-api: a recorded randomuser answer to replay")
+    serve.add_argument("--database", help="inbox: the SQLite file to keep messages in")
+    serve.set_defaults(run=cmd_serve)
+    handouts = commands.add_parser("handouts", help="write learner and solved copies of the notebooks (for instructors)")
+    handouts.add_argument("destination", help="folder to write learner/ and solved/ into")
+    handouts.set_defaults(run=cmd_handouts)
+    commands.add_parser("lab", help="start the services and open the course in JupyterLab").set_defaults(run=cmd_lab)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args, settings_module.load())
+    except WorkshopError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130

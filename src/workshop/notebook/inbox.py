@@ -1,0 +1,121 @@
+"""The notification inbox, seen from a notebook: list its messages, wait for one, save a block that sends there."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .. import settings
+from ..client import ServiceClient
+from ..errors import ServiceError
+from ..waiting import wait_for
+
+
+@dataclass(frozen=True)
+class Message:
+    """One notification, as the inbox received it."""
+
+    id: int
+    received_at: datetime
+    path: str  # the channel it was sent to, e.g. /alerts
+    subject: str
+    content: str  # the message without its subject
+    body: str  # the raw body, as text
+    data: Any  # the body parsed: a dict for JSON objects and forms
+    content_type: str = ""
+    method: str = "POST"
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def text(self) -> str:
+        """Everything the message says, for matching and display."""
+        return f"{self.subject}\n{self.content}" if self.subject else self.content
+
+    @classmethod
+    def from_json(cls, record: dict) -> Message:
+        return cls(
+            id=record["id"],
+            received_at=datetime.fromtimestamp(record["received_at"], tz=UTC),
+            path=record["path"],
+            subject=record.get("subject", ""),
+            content=record.get("text", record["body"]),
+            body=record["body"],
+            data=record["data"],
+            content_type=record.get("content_type", ""),
+            method=record.get("method", "POST"),
+            headers=record.get("headers", {}),
+        )
+
+
+class Inbox(ServiceClient):
+    """The course inbox: `messages()`, `wait_for(...)`, and `page_url` to keep open in a browser tab."""
+
+    title = "inbox"
+
+    def __init__(self, base_url: str | None = None):
+        super().__init__(base_url or settings.current().inbox_url)
+
+    @property
+    def page_url(self) -> str:
+        """The inbox page: messages arrive there live."""
+        return f"{self.base_url}/"
+
+    def url(self, channel: str = "workshop") -> str:
+        """Where a notification block should send: one path per channel keeps sources apart."""
+        return f"{self.base_url}/{channel.strip('/')}"
+
+    async def asave_block(self, name: str | None = None, channel: str = "alerts"):
+        """Save the Prefect notification block of notebook 02 (delivering here) and return its id."""
+        from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+        block = CustomWebhookNotificationBlock(
+            name="course inbox", url=self.url(channel), json_data={"subject": "{{subject}}", "body": "{{body}}"}
+        )
+        return await block.asave(name or f"{settings.PREFIX}inbox", overwrite=True)
+
+    def messages(self, after: int = 0, channel: str | None = None) -> list[Message]:
+        """The messages with an id above `after` (all by default), oldest first; one channel's if given."""
+        params = {"after": after, **({"channel": "/" + channel.strip("/")} if channel else {})}
+        records = self._call("GET", "/_workshop/messages", params=params)
+        if not isinstance(records, list):
+            raise ServiceError(f"The inbox at {self.base_url} answered something that is not a message list.")
+        return [Message.from_json(record) for record in records]
+
+    def last_id(self) -> int:
+        """Mark the inbox now: pass it as `after=` to see only what arrives later."""
+        messages = self.messages()
+        return messages[-1].id if messages else 0
+
+    def clear(self) -> int:
+        """Delete every message; returns how many went."""
+        return self._call("DELETE", "/_workshop/messages")["deleted"]
+
+    def wait_for(
+        self,
+        match: str | Callable[[Message], bool] = "",
+        *,
+        after: int = 0,
+        timeout: float = 30.0,
+    ) -> tuple[Message, float]:
+        """Wait until a message matches and return it with the seconds waited.
+
+        `match` is text the message must contain, or a function of a Message.
+        Only messages with an id above `after` count (see `last_id`).
+        """
+        matches = match if callable(match) else (lambda message: match in message.text)
+        started = time.monotonic()
+
+        def found() -> Message | None:
+            return next((m for m in self.messages(after) if matches(m)), None)
+
+        description = f"a notification containing {match!r}" if isinstance(match, str) else "a matching notification"
+        message = wait_for(
+            found,
+            timeout=timeout,
+            what=f"{description} in the inbox",
+            hint=f"Is the automation enabled, and does its block send to {self.base_url}? The inbox page: {self.page_url}",
+        )
+        return message, time.monotonic() - started

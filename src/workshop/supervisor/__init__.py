@@ -1,0 +1,7 @@
+"""What supervises processes: the course's background services, started detached, found again, stopped.
+
+- `process`: one detached process, its record (pid and start time), stopping it, the supervisor lock
+- `service`: one service: its spec, health, the states a start goes through and what each one does
+- `prefect_server`: the local Prefect server's spec, or the server PREFECT_API_URL names
+- `course`: the course's services together: `up`, `status`, `down`, the deployment runner
+"""

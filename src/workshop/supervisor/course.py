@@ -1,0 +1,256 @@
+"""The course's services together: bring them up, report on them, take them down.
+
+| name | service | started by |
+| --- | --- | --- |
+| prefect | the Prefect server (unless PREFECT_API_URL names another) | `up`, `workshop.start()` |
+| mock-api | the mock randomuser API | `up`, `workshop.start()` |
+| inbox | the notification inbox | `up`, `workshop.start()` |
+| deployments | the process serving notebook 03's deployments | `serve_deployments()` in a notebook |
+"""
+
+from __future__ import annotations
+
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import requests
+
+from .. import settings as settings_module
+from ..errors import WorkshopError
+from ..servers import INBOX_ID, MOCK_API_ID, MOCK_SITES
+from ..settings import HOST, Settings
+from . import prefect_server, process
+from .service import Report, ServiceSpec, check, check_url, ensure, silent
+
+RUNNER = "deployments"
+START_TIMEOUT = 180.0  # the longest a start may wait for another one (a first Prefect start is ~15 s)
+
+
+def _identifies_as(service_id: str):
+    def is_ours(response: requests.Response) -> bool:
+        try:
+            return response.status_code == 200 and response.json().get("service") == service_id
+        except (ValueError, AttributeError):
+            return False
+
+    return is_ours
+
+
+def _runner_answers(response: requests.Response) -> bool:
+    try:
+        return response.status_code == 200 and response.json() == {"message": "OK"}
+    except ValueError:
+        return False
+
+
+def mock_spec(settings: Settings) -> ServiceSpec:
+    command = [sys.executable, "-m", "workshop", "serve", "mock-api", "--port", str(settings.mock_port)]
+    if settings.mock_fixture:
+        command += ["--fixture", str(settings.mock_fixture)]
+    return ServiceSpec(
+        name="mock-api",
+        title="mock randomuser API",
+        port=settings.mock_port,
+        port_variable="WORKSHOP_MOCK_PORT",
+        url=f"{settings.mock_url}/api/",
+        health_url=f"{settings.mock_url}/_workshop/health",
+        is_ours=_identifies_as(MOCK_API_ID),
+        command=command,
+        env=settings_module.environment_for_child(settings),
+    )
+
+
+def inbox_spec(settings: Settings) -> ServiceSpec:
+    return ServiceSpec(
+        name="inbox",
+        title="notification inbox",
+        port=settings.inbox_port,
+        port_variable="WORKSHOP_INBOX_PORT",
+        url=f"{settings.inbox_url}/",
+        health_url=f"{settings.inbox_url}/_workshop/health",
+        is_ours=_identifies_as(INBOX_ID),
+        command=[sys.executable, "-m", "workshop", "serve", "inbox", "--port", str(settings.inbox_port),
+                 "--database", str(settings.inbox_db)],
+        env=settings_module.environment_for_child(settings),
+    )
+
+
+def runner_spec(settings: Settings, script: Path, prefect_api_url: str) -> ServiceSpec:
+    """The process that runs `script`, which serves deployments with `prefect.serve(...)`."""
+    return ServiceSpec(
+        name=RUNNER,
+        title="deployment runner",
+        port=settings.runner_port,
+        port_variable="WORKSHOP_RUNNER_PORT",
+        url=f"http://{HOST}:{settings.runner_port}",
+        health_url=f"http://{HOST}:{settings.runner_port}/health",
+        is_ours=_runner_answers,
+        command=[sys.executable, str(script)],
+        env=settings_module.environment_for_child(settings, {
+            # Without the same API URL the runner would start a temporary server of its own.
+            "PREFECT_API_URL": prefect_api_url,
+            # Check for new runs every second (default 10 s): automation-started runs begin at once.
+            "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+            "PREFECT_RUNNER_SERVER_ENABLE": "true",
+            "PREFECT_RUNNER_SERVER_HOST": HOST,
+            "PREFECT_RUNNER_SERVER_PORT": str(settings.runner_port),
+        }),
+        start_timeout=60.0,
+        cwd=script.parent,
+    )
+
+
+def local_specs(settings: Settings) -> list[ServiceSpec]:
+    """The services this course runs itself (the Prefect server only without PREFECT_API_URL)."""
+    specs = [mock_spec(settings), inbox_spec(settings)]
+    if settings.external_prefect_api_url is None:
+        specs.insert(0, prefect_server.local_spec(settings))
+    return specs
+
+
+@dataclass(frozen=True)
+class Course:
+    """Where everything is. `workshop.start()` returns one."""
+
+    prefect_api_url: str
+    prefect_ui_url: str
+    data_api_url: str  # what the pipeline calls: the mock's primary site unless WORKSHOP_API_URL says otherwise
+    mock_url: str
+    mirror_url: str
+    inbox_url: str  # the inbox page, to keep open in a browser tab
+    external_prefect: bool
+    started: list[str] = field(default_factory=list)
+
+    def _repr_markdown_(self) -> str:
+        where = "your PREFECT_API_URL" if self.external_prefect else "local, started by the course"
+        rows = [
+            ("Prefect UI", self.prefect_ui_url, where),
+            ("Prefect API", self.prefect_api_url, "PREFECT_API_URL for this kernel"),
+            ("Data API", self.data_api_url, "what the pipeline calls"),
+            ("Mirror", self.mirror_url, "the alternate data location"),
+            ("Inbox", self.inbox_url, "where notifications land: open it beside the UI"),
+        ]
+        started = f"Started now: {', '.join(self.started)}." if self.started else "All services were already running."
+        table = "\n".join(f"| {name} | [{url}]({url}) | {note} |" for name, url, note in rows)
+        return f"| service | URL | |\n| --- | --- | --- |\n{table}\n\n{started}"
+
+
+def course_for(settings: Settings, started: list[str] | None = None) -> Course:
+    api_url = settings.external_prefect_api_url or settings.local_prefect_api_url
+    return Course(
+        prefect_api_url=api_url,
+        prefect_ui_url=prefect_server.ui_url(settings, api_url),
+        data_api_url=settings.api_url or settings.mock_url + MOCK_SITES["primary"],
+        mock_url=settings.mock_url + MOCK_SITES["primary"],
+        mirror_url=settings.mock_url + MOCK_SITES["mirror"],
+        inbox_url=f"{settings.inbox_url}/",
+        external_prefect=settings.external_prefect_api_url is not None,
+        started=started or [],
+    )
+
+
+def up(settings: Settings, report: Report = silent) -> Course:
+    """Start what is not running (one start at a time across processes) and say where everything is."""
+    if settings.mock_fixture:
+        from ..servers import recording
+
+        recording.load(settings.mock_fixture)  # a broken recording is reported before anything starts
+    if settings.external_prefect_api_url:
+        prefect_server.require_external(settings)
+    started = []
+    with process.exclusive(settings.run_dir, timeout=START_TIMEOUT, what="starting the course's services"):
+        for spec in local_specs(settings):
+            if ensure(spec, settings, report):
+                started.append(spec.title)
+    return course_for(settings, started)
+
+
+def ensure_runner(settings: Settings, script: Path, prefect_api_url: str, *, restart: bool, report: Report = silent) -> bool:
+    spec = runner_spec(settings, script, prefect_api_url)
+    with process.exclusive(settings.run_dir, timeout=START_TIMEOUT, what="starting the deployment runner"):
+        if restart and (record := process.live_record(settings.run_dir, RUNNER)):
+            process.stop(record, settings.run_dir)
+        return ensure(spec, settings, report)
+
+
+def stop_runner(settings: Settings) -> bool:
+    with process.exclusive(settings.run_dir, timeout=START_TIMEOUT, what="stopping the deployment runner"):
+        record = process.live_record(settings.run_dir, RUNNER)
+        return record is not None and process.stop(record, settings.run_dir)
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    title: str
+    url: str
+    state: str  # healthy, down, foreign
+    detail: str
+    pid: int | None  # set when this course started the process
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "healthy"
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "ok": self.ok}
+
+
+def status(settings: Settings) -> list[ServiceStatus]:
+    """Each service: where the course's own process runs (whatever this terminal's settings), or what the port holds."""
+    rows = []
+    if settings.external_prefect_api_url:
+        health = prefect_server.check_external(settings)
+        rows.append(ServiceStatus("prefect", "Prefect server (PREFECT_API_URL)", settings.external_prefect_api_url,
+                                  health.state, health.detail, None))
+    specs = local_specs(settings)
+    for spec in specs:
+        record = process.live_record(settings.run_dir, spec.name)
+        if record is not None and record.port != spec.port:
+            health = check_url(record.url.rstrip("/") + spec.health_url.removeprefix(spec.url.rstrip("/")),
+                               record.port, spec.is_ours)
+            note = (f"runs on port {record.port}, not {spec.port} as this terminal's settings say: "
+                    f"`export {spec.port_variable}={record.port}` here too")
+            rows.append(ServiceStatus(spec.name, spec.title, record.url, health.state,
+                                      "; ".join(filter(None, [health.detail, note])), record.pid))
+            continue
+        health = check(spec)
+        if health.ok and record is None:
+            health = type(health)("foreign", f"answers as a {spec.title}, but this course folder did not start it")
+        rows.append(ServiceStatus(spec.name, spec.title, spec.url, health.state, health.detail,
+                                  record.pid if record else None))
+    runner = process.live_record(settings.run_dir, RUNNER)
+    if runner is not None:
+        health = check_url(f"{runner.url}/health", runner.port, _runner_answers)
+        rows.append(ServiceStatus(RUNNER, runner.title, runner.url, health.state, health.detail, runner.pid))
+    return rows
+
+
+@dataclass(frozen=True)
+class Stopped:
+    title: str
+    pid: int
+    error: str = ""  # why it could not be stopped
+
+
+def down(settings: Settings) -> list[Stopped]:
+    """Stop every process this course folder started, whatever settings started it; carry on past trouble."""
+    names = ["prefect", "mock-api", "inbox", RUNNER]
+    with process.exclusive(settings.run_dir, timeout=START_TIMEOUT, what="stopping the course's services"):
+        records = [record for name in names if (record := process.live_record(settings.run_dir, name))]
+
+        def stop_one(record: process.ProcessRecord) -> Stopped:
+            try:
+                process.stop(record, settings.run_dir)
+            except WorkshopError as trouble:
+                return Stopped(record.title, record.pid, str(trouble))
+            return Stopped(record.title, record.pid)
+
+        # In parallel: the Prefect server takes a few seconds to wind down, the others need not wait for it.
+        with ThreadPoolExecutor(max_workers=len(records) or 1) as pool:
+            return list(pool.map(stop_one, records))
+
+
+__all__ = ["Course", "ServiceStatus", "Stopped", "down", "status", "up"]

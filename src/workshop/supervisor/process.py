@@ -1,0 +1,209 @@
+"""Processes the course starts in the background: detached, recorded, found again, stopped.
+
+A service is started through a short-lived launcher, so it is nobody's child:
+it outlives the kernel, JupyterLab or shell that asked for it, and when it
+exits it is reaped by the system, never left as a zombie under a process that
+will not reap it. Its own session makes it the leader of a process group, so
+stopping it stops what it started too.
+
+Each service leaves a record, `<home>/run/<name>.json`: its pid, the process's
+start time and its command. A record names a live process only if a process
+with that pid exists and started at that time, so a record left over from
+before a reboot never points at an unrelated process (psutil reads the start
+time the same way on Linux and macOS). A zombie counts as stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+
+from ..errors import ServiceError, WorkshopTimeout
+from ..waiting import wait_for
+
+# Runs in a bare interpreter (-I -S: no site, nothing from the environment's PYTHON* variables).
+_LAUNCHER = (
+    "import subprocess, sys\n"
+    "log = open(sys.argv[1], 'ab')\n"
+    "child = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,"
+    " start_new_session=True)\n"
+    "print(child.pid)\n"
+)
+_SAME_START = 1.0  # seconds of slack when comparing start times (Linux counts in clock ticks)
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    name: str
+    title: str
+    pid: int
+    create_time: float | None  # None in records written by an earlier version of the course
+    command: list[str]
+    port: int
+    url: str
+
+    def process(self) -> psutil.Process | None:
+        """The live process this record names, or None (gone, a zombie, or the pid now belongs to another)."""
+        try:
+            process = psutil.Process(self.pid)
+            if self.create_time is not None:
+                if abs(process.create_time() - self.create_time) > _SAME_START:
+                    return None
+            elif process.cmdline() != self.command:
+                return None
+            if process.status() == psutil.STATUS_ZOMBIE:
+                _reap(self.pid)
+                return None
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            return None
+        except psutil.AccessDenied:
+            return None  # another user's process: not ours
+        return process
+
+    def same_command(self, wanted: list[str]) -> bool:
+        # Compare the arguments only: a kernel and a terminal of the same environment may name
+        # its interpreter differently (python, python3, a resolved path).
+        return self.command[1:] == wanted[1:]
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)  # our own child (started by an earlier version): collect it
+
+
+def record_path(run_dir: Path, name: str) -> Path:
+    return run_dir / f"{name}.json"
+
+
+def read_record(run_dir: Path, name: str) -> ProcessRecord | None:
+    try:
+        data = json.loads(record_path(run_dir, name).read_text())
+        return ProcessRecord(
+            name=name, title=data.get("title", name), pid=int(data["pid"]), create_time=data.get("create_time"),
+            command=list(data["command"]), port=int(data["port"]), url=str(data["url"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def live_record(run_dir: Path, name: str) -> ProcessRecord | None:
+    """The record of `name` if its process runs; a stale record is removed."""
+    record = read_record(run_dir, name)
+    if record is None:
+        return None
+    if record.process() is None:
+        record_path(run_dir, name).unlink(missing_ok=True)
+        return None
+    return record
+
+
+def spawn(name: str, title: str, command: list[str], *, port: int, url: str, env: dict[str, str], cwd: Path,
+          run_dir: Path, log: Path) -> ProcessRecord:
+    """Start `command` detached from this process, logging to `log`, and record it."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as handle:
+        handle.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(command)}\n".encode())
+    try:
+        launched = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(log), *command],
+            env=env, cwd=cwd, capture_output=True, text=True, timeout=30, check=True,
+        )
+        pid = int(launched.stdout.strip())
+        create_time = psutil.Process(pid).create_time()
+    except (subprocess.SubprocessError, ValueError, OSError, psutil.Error) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        raise ServiceError(f"Could not start the {title}: {detail.strip()[-500:]}") from None
+    record = ProcessRecord(name, title, pid, create_time, list(command), port, url)
+    data = {key: value for key, value in asdict(record).items() if key != "name"}
+    record_path(run_dir, name).write_text(json.dumps(data))
+    return record
+
+
+def stop(record: ProcessRecord, run_dir: Path, *, timeout: float = 8.0) -> bool:
+    """Stop the recorded process and its process group; SIGKILL what outlives `timeout`. True if it ran."""
+    leader = record.process()
+    if leader is None:
+        record_path(run_dir, record.name).unlink(missing_ok=True)
+        return False
+    members = [leader]
+    with contextlib.suppress(psutil.Error):
+        members += leader.children(recursive=True)
+    _signal(record.pid, members, signal.SIGTERM)
+    try:
+        _wait_gone(members, timeout, f"the {record.title} to stop")
+    except WorkshopTimeout:
+        _signal(record.pid, members, signal.SIGKILL)
+        try:
+            _wait_gone(members, 5.0, f"the {record.title} to be killed")
+        except WorkshopTimeout:
+            still = [str(p.pid) for p in members if _running(p)]
+            raise ServiceError(
+                f"The {record.title} (pid {', '.join(still)}) did not stop, even when killed. "
+                f"Stop it by hand (`kill -9 {' '.join(still)}`), then try again."
+            ) from None
+    record_path(run_dir, record.name).unlink(missing_ok=True)
+    return True
+
+
+def _signal(leader_pid: int, members: list[psutil.Process], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(leader_pid, signum)  # the leader's whole group: what it started too
+    for member in members:  # and any member that left the group
+        with contextlib.suppress(psutil.Error):
+            member.send_signal(signum)
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _wait_gone(members: list[psutil.Process], timeout: float, what: str) -> None:
+    def gone() -> bool:
+        for member in members:
+            _reap(member.pid)
+        return not any(_running(member) for member in members)
+
+    wait_for(gone, timeout=timeout, what=what, interval=0.05)
+
+
+@contextlib.contextmanager
+def exclusive(run_dir: Path, *, timeout: float, what: str) -> Iterator[None]:
+    """Hold the course's supervisor lock: one start or stop at a time, across every process."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / "supervisor.lock", "a+") as handle:
+
+        def acquired() -> bool:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            return True
+
+        if not acquired():
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            wait_for(acquired, timeout=timeout, what=f"{holder} to finish before {what}", interval=0.2,
+                     hint="If nothing else is starting or stopping the course, `python -m workshop down` and try again.")
+        try:
+            handle.truncate(0)
+            handle.write(f"pid {os.getpid()}")
+            handle.flush()
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,197 @@
+"""One background service: how to start it, how to tell it is healthy and ours, and what to do in each state.
+
+Starting a service looks at two things, the process record the course left
+(is our process alive? with the command wanted now?) and the service's health
+endpoint (does the port answer as this service?), and lands in one state:
+
+| state | what it means | what `ensure` does |
+| --- | --- | --- |
+| NOT_RUNNING | no process of ours, the port is free | start it |
+| HEALTHY | our process, as configured now, answers | reuse it |
+| OUTDATED | our process, started with other settings (port, fixture, script) | stop it, start it anew |
+| UNHEALTHY | our process, as configured now, does not answer | give it a moment, else restart it |
+| FOREIGN | the port is held by a program the course did not start | stop and say what to do |
+"""
+
+from __future__ import annotations
+
+import enum
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from ..client import local_session
+from ..errors import PortBusy, ServiceError, WorkshopTimeout
+from ..settings import HOST, Settings
+from ..waiting import wait_for
+from . import process
+from .process import ProcessRecord
+
+Report = Callable[[str], None]
+
+
+def silent(_: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str  # short name: file names and the CLI
+    title: str  # what a person calls it
+    port: int
+    port_variable: str  # the environment variable that moves it
+    url: str  # where a person or a client reaches it
+    health_url: str
+    is_ours: Callable[[requests.Response], bool]  # does this health answer come from this kind of service?
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    start_timeout: float = 30.0
+    cwd: Path | None = None  # where the process runs; the course home unless said
+    start_note: str = ""  # said while starting, e.g. how long a first start takes
+    foreign_hint: str = ""  # what else to do when another program holds the port
+
+
+class State(enum.Enum):
+    NOT_RUNNING = "start it"
+    HEALTHY = "reuse it"
+    OUTDATED = "stop it and start it with the settings of now"
+    UNHEALTHY = "wait for it a moment, else restart it"
+    FOREIGN = "leave it alone and say what to do"
+
+
+@dataclass(frozen=True)
+class Health:
+    state: str  # "healthy", "down", "foreign" (the port answers, but not as this service)
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "healthy"
+
+
+def check(spec: ServiceSpec, timeout: float = 2.0) -> Health:
+    """Ask the service's health endpoint."""
+    return check_url(spec.health_url, spec.port, spec.is_ours, timeout)
+
+
+def check_url(health_url: str, port: int, is_ours: Callable[[requests.Response], bool], timeout: float = 2.0) -> Health:
+    try:
+        response = local_session().get(health_url, timeout=timeout)
+    except requests.ConnectionError:
+        if port_in_use(port):
+            return Health("foreign", f"port {port} is taken but does not answer HTTP")
+        return Health("down", "nothing is listening")
+    except requests.Timeout:
+        return Health("foreign", f"port {port} accepts connections but does not answer within {timeout:g} s")
+    if is_ours(response):
+        return Health("healthy")
+    return Health("foreign", f"port {port} answers as something else (HTTP {response.status_code})")
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers themselves do: a port whose old connections linger in TIME_WAIT is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return True
+    return False
+
+
+def plan(spec: ServiceSpec, settings: Settings) -> tuple[State, ProcessRecord | None, Health | None]:
+    """Which state `spec` is in now, with our record of it (if any) and its health (unknown when OUTDATED)."""
+    record = process.live_record(settings.run_dir, spec.name)
+    if record is not None and not record.same_command(spec.command):
+        return State.OUTDATED, record, None
+    health = check(spec)
+    if record is not None:
+        return (State.HEALTHY if health.ok else State.UNHEALTHY), record, health
+    if health.state == "down":
+        return State.NOT_RUNNING, None, health
+    if health.ok:
+        health = Health("foreign", f"port {spec.port} answers as a {spec.title}, but not one this course folder started")
+    return State.FOREIGN, None, health
+
+
+def ensure(spec: ServiceSpec, settings: Settings, report: Report = silent) -> bool:
+    """Bring `spec` to HEALTHY (call it under `process.exclusive`). True if this call started it."""
+    state, record, health = plan(spec, settings)
+    if state is State.HEALTHY:
+        return False
+    if state is State.FOREIGN:
+        raise busy_port_error(spec, health.detail)
+    if state is State.UNHEALTHY:
+        try:
+            wait_for(lambda: check(spec, timeout=1.0).ok, timeout=10, what=f"the {spec.title} to answer", interval=0.3)
+            return False
+        except WorkshopTimeout:
+            report(f"The {spec.title} (pid {record.pid}) is not answering: restarting it.")
+            process.stop(record, settings.run_dir)
+    if state is State.OUTDATED:
+        report(f"The {spec.title} runs with other settings ({_difference(record.command, spec.command)}): restarting it.")
+        process.stop(record, settings.run_dir)
+        if check(spec).state != "down":
+            raise busy_port_error(spec, check(spec).detail)
+    start(spec, settings, report)
+    return True
+
+
+def start(spec: ServiceSpec, settings: Settings, report: Report = silent) -> ProcessRecord:
+    report(f"Starting the {spec.title} on {spec.url}{' (' + spec.start_note + ')' if spec.start_note else ''}…")
+    began = time.monotonic()
+    record = process.spawn(
+        spec.name, spec.title, spec.command, port=spec.port, url=spec.url, env=spec.env,
+        cwd=spec.cwd or settings.home, run_dir=settings.run_dir, log=log_file(spec.name, settings),
+    )
+
+    def ready() -> bool:
+        if check(spec, timeout=1.0).ok:
+            return True
+        if record.process() is None:
+            raise ServiceError(
+                f"The {spec.title} exited while starting. Last lines of {log_file(spec.name, settings)}:\n"
+                f"{log_tail(spec.name, settings)}"
+            )
+        return False
+
+    try:
+        wait_for(ready, timeout=spec.start_timeout, what=f"the {spec.title} to answer at {spec.health_url}", interval=0.2)
+    except WorkshopTimeout:
+        process.stop(record, settings.run_dir)
+        raise WorkshopTimeout(
+            f"The {spec.title} did not answer within {spec.start_timeout:g} s, so it was stopped again. "
+            f"Last lines of {log_file(spec.name, settings)}:\n{log_tail(spec.name, settings)}"
+        ) from None
+    report(f"  ready after {time.monotonic() - began:.1f} s")
+    return record
+
+
+def _difference(recorded: list[str], wanted: list[str]) -> str:
+    old, new = set(recorded[1:]) - set(wanted[1:]), set(wanted[1:]) - set(recorded[1:])
+    return f"it has {' '.join(sorted(old)) or 'fewer options'}, now wanted: {' '.join(sorted(new)) or 'fewer options'}"
+
+
+def busy_port_error(spec: ServiceSpec, detail: str) -> PortBusy:
+    return PortBusy(
+        f"Cannot start the {spec.title}: {detail}. Another program holds 127.0.0.1:{spec.port}. "
+        f"Stop that program, or give the course another port before starting it, e.g. "
+        f"`export {spec.port_variable}={spec.port + 10}` (set it the same way for JupyterLab "
+        f"and for `python -m workshop`).{' ' + spec.foreign_hint if spec.foreign_hint else ''}"
+    )
+
+
+def log_file(name: str, settings: Settings) -> Path:
+    return settings.log_dir / f"{name}.log"
+
+
+def log_tail(name: str, settings: Settings, lines: int = 15) -> str:
+    try:
+        text = log_file(name, settings).read_text(errors="replace")
+    except OSError:
+        return "(no log yet)"
+    return "\n".join(text.splitlines()[-lines:])
