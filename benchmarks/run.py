@@ -87,9 +87,9 @@ def throughput(n_users: int, latency: float, workers: int) -> dict:
     import requests
     from prefect import flow, task
     from prefect.task_runners import ThreadPoolTaskRunner
-    from users_pipeline import users_pipeline
 
     import workshop
+    from users_pipeline import users_pipeline
 
     mock = workshop.MockAPI()
     url = mock.primary_url

@@ -10,9 +10,9 @@ watch it in a terminal instead: `python failover_deployments.py`.
 """
 
 from prefect import serve
-from users_pipeline import users_pipeline
 
 import workshop
+from users_pipeline import users_pipeline
 
 PRIMARY = "workshop-primary"
 BACKUP = "workshop-backup"

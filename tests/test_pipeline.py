@@ -57,6 +57,7 @@ def attempts_of(flow_state) -> list[int]:
 
 def fetch_once(url: str):
     from prefect import flow
+
     from users_pipeline import fetch_page
 
     @flow(name="workshop-test-fetch")

@@ -185,22 +185,51 @@ def test_serve_runs_a_server_in_the_foreground_until_stopped(tmp_path, service, 
     assert f"127.0.0.1:{port}" in server.stdout.read()
 
 
-def test_a_kernel_sees_course_errors_as_messages_not_tracebacks(tmp_path):
-    """A learner's kernel: a course error or a failed check shows its message, never the course's frames."""
+def kernel_outputs(*cells: str) -> list[list[dict]]:
+    """Run each cell in a fresh kernel, as a learner would one after the other; the outputs of each."""
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
 
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(textwrap.dedent("""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(textwrap.dedent(cell)) for cell in cells])
+    NotebookClient(notebook, timeout=60, kernel_name="python3", allow_errors=True).execute()
+    return [cell.outputs for cell in notebook.cells]
+
+
+def shown(outputs: list[dict]) -> str:
+    return "\n".join("\n".join(o.get("traceback", [])) + o.get("text", "") + str(o.get("data", {})) for o in outputs)
+
+
+def test_a_kernel_shows_course_errors_and_exercise_feedback_as_messages_only():
+    """A course error, a wrong answer, a learner's function that raises: one clear message each, no course frames."""
+    service, wrong, raising, blank = kernel_outputs(
+        """
         from workshop import Inbox
         Inbox("http://127.0.0.1:9/").messages()
-    """))])
-    with pytest.raises(CellExecutionError) as raised:
-        NotebookClient(notebook, timeout=60, kernel_name="python3").execute()
-    shown = "\n".join(notebook.cells[0].outputs[0]["traceback"])
-    assert "ServiceError" in shown and "is not answering" in shown and "workshop.start()" in shown
-    assert "client.py" not in shown and "raise ServiceError" not in shown, shown
-    assert raised.value is not None
+        """,
+        """
+        from workshop.exercises import ____, ex01 as ex
+        ex.is_retryable_status.check(lambda status_code: status_code >= 400)
+        """,
+        """
+        def wait_seconds(response, attempt):
+            return float(response.headers["retry-after"])
+        ex.wait_seconds.check(wait_seconds)
+        """,
+        """
+        ex.wait_seconds.check(____)
+        """,
+    )
+    text = shown(service)
+    assert "ServiceError" in text and "is not answering" in text and "workshop.start()" in text
+    assert "client.py" not in text and "raise ServiceError" not in text, text
+    text = shown(wrong)
+    assert "✗ Not quite: [400, 401, 404, 422] would be retried" in text
+    assert "raise CheckFailed" not in text and "exercises/__init__.py" not in text, text
+    text = shown(raising)
+    assert "your function raised KeyError('retry-after') when called with a 503 response without a Retry-After header" in text
+    assert "Traceback" not in text, text
+    assert [o.get("output_type") for o in blank] == ["stream"]  # "Not attempted yet", and no echoed value under it
+    assert "Not attempted yet" in shown(blank)
 
 
 def test_settings_are_read_by_one_module():
