@@ -192,6 +192,7 @@ def use_prefect_server(api_url: str) -> None:
     """
     global _current
     os.environ["PREFECT_API_URL"] = api_url
+    os.environ.setdefault("DO_NOT_TRACK", "1")  # the course runs offline: no usage data from this kernel's Prefect
     _current = load()
     import sys
 
@@ -206,6 +207,7 @@ def environment_for_child(settings: Settings, extra: dict[str, str] | None = Non
     """The environment of a process the course starts: this one's, with the settings made explicit."""
     env = dict(os.environ)
     env.update(
+        DO_NOT_TRACK="1",  # offline laptops: Prefect's clients and CLI send no usage data, and print no notice about it
         WORKSHOP_HOME=str(settings.home),
         **{variable(name): str(getattr(settings, name)) for name in PORT_DEFAULTS},
     )

@@ -1,10 +1,13 @@
-"""Notebook 01: what to retry, and how long to wait."""
+"""Notebook 01: what is worth another attempt, first as a rule about status codes, then as the real task's retry condition."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+
 import requests
 
-from . import call_learner, exercise
+from . import _effects, call_learner, exercise
 
 _RETRYABLE = {200: False, 201: False, 400: False, 401: False, 404: False, 422: False,
               429: True, 500: True, 502: True, 503: True, 504: True}
@@ -35,44 +38,76 @@ def is_retryable_status(function):
     assert not missed, f"{missed} would not be retried, but 429 (slow down) and 5xx (the server's trouble) usually pass"
 
 
-def _response(status: int, retry_after: str | None = None) -> requests.Response:
-    response = requests.Response()
-    response.status_code = status
-    if retry_after is not None:
-        response.headers["Retry-After"] = retry_after
-    return response
+def _failed_attempt(exception: Exception):
+    from prefect.states import Failed
+
+    return Failed(data=exception, message=f"Task run encountered an exception {type(exception).__name__}: {exception}")
 
 
 @exercise(
-    "wait_seconds",
-    task="Wait what the server asks for (Retry-After), else back off exponentially",
+    "retry_condition",
+    task="Give fetch_page the retry condition that retries what another attempt can fix, and nothing else",
     hints=[
-        "Look for the header first: response.headers.get('Retry-After') is None when the server sent none.",
-        "The header is text, such as '3': turn it into a number of seconds with float(...).",
-        "Without the header, attempt 0 waits 0.1 s, attempt 1 0.2 s, attempt 2 0.4 s: 0.1 * 2 ** attempt.",
+        "Prefect calls retry_condition_fn(task, task_run, state) after a failed attempt; "
+        "state.result(raise_on_failure=False) is the exception that attempt raised.",
+        "Another attempt can fix the source's trouble (TransientAPIError, a dropped connection, a timeout), "
+        "not a request the API refused (APIRequestError) and not a bug in our code (a KeyError, say).",
+        "return isinstance(failure, (TransientAPIError, requests.ConnectionError, requests.Timeout))",
     ],
     solution='''
-# exercise: wait_seconds
-def wait_seconds(response, attempt: int) -> float:
-    """Seconds to wait before the next attempt."""
-    retry_after = response.headers.get("Retry-After")
-    if retry_after is not None:
-        return float(retry_after)  # the server knows best
-    return 0.1 * 2 ** attempt  # 0.1 s, 0.2 s, 0.4 s, ...
+# exercise: retry_condition
+def retry_condition(task, task_run, state) -> bool:
+    """Prefect asks this after a failed attempt of fetch_page: try again?"""
+    failure = state.result(raise_on_failure=False)  # the exception the attempt raised
+    return isinstance(failure, (TransientAPIError, requests.ConnectionError, requests.Timeout))
 ''',
 )
-def wait_seconds(function):
-    for status, header, attempt in [(429, "3", 0), (503, "2", 4)]:
-        got = call_learner(function, _response(status, header), attempt,
-                           shown=f"a {status} response with headers {{'Retry-After': {header!r}}} and attempt={attempt}")
-        assert isinstance(got, (int, float)) and not isinstance(got, bool), (
-            f"return a number of seconds; with 'Retry-After: {header}' you returned {got!r} (the header is text: float(...) it)"
-        )
-        assert got == float(header), f"when the server says 'Retry-After: {header}', wait {header} s; you returned {got}"
-    for status, attempt in [(503, 0), (503, 3), (429, 1)]:
-        got = call_learner(function, _response(status), attempt,
-                           shown=f"a {status} response without a Retry-After header and attempt={attempt}")
-        expected = 0.1 * 2**attempt
-        assert isinstance(got, (int, float)) and abs(got - expected) < 1e-9, (
-            f"with no Retry-After header, attempt {attempt} should wait 0.1 * 2 ** {attempt} = {expected:g} s; you returned {got!r}"
-        )
+def retry_condition(function, *, task, transient: type[Exception], refused: type[Exception]):
+    # Prefect calls the condition on the task's own thread, where no event loop runs: so do we.
+    cases = {
+        transient("HTTP 503 from the API"): True,
+        requests.ConnectionError("connection reset by peer"): True,
+        requests.ReadTimeout("read timed out (10 s)"): True,
+        refused("HTTP 400 from the API: results must be from 1 to 5000"): False,
+        KeyError("results"): False,  # a bug of ours: another attempt runs the same bug
+    }
+    first_attempt = SimpleNamespace(name="fetch page 1", run_count=1)  # what Prefect passes as task_run, in short
+    with ThreadPoolExecutor(1) as pool:
+        for failure, wanted in cases.items():
+            got = pool.submit(call_learner, function, task, first_attempt, _failed_attempt(failure),
+                              shown=f"the state of an attempt that raised {failure!r}").result()
+            assert isinstance(got, bool), f"return True or False; for an attempt that raised {failure!r} you returned {got!r}"
+            if wanted:
+                assert got, f"an attempt that raised {failure!r} would not be retried, yet the source may well answer next time"
+            else:
+                assert not got, f"an attempt that raised {failure!r} would be retried, but another attempt fails the same way"
+    _real_bad_day(function, task)
+
+
+def _real_bad_day(function, task) -> None:
+    """The real task with your condition, on a faulty mock: two server errors then an answer; then a request the API refuses."""
+    from prefect import flow
+
+    from ..notebook import runs
+    from ..notebook.mock import MockAPI, data_api_url
+
+    fetch = task.with_options(retry_condition_fn=function, retry_delay_seconds=0.1, retry_jitter_factor=None)
+
+    @flow(name="workshop-exercise-retries")
+    def bad_day(nat: str | None = None):
+        return fetch(data_api_url(), page=1, results=5, seed="exercise", nat=nat)
+
+    with MockAPI().faulty(server_errors=0.5, seed=7):  # this seed answers two server errors, then the users
+        survived = _effects.run_in_thread(lambda: bad_day(return_state=True))
+    refused = _effects.run_in_thread(lambda: bad_day(nat="XX", return_state=True))  # the mock answers 400
+    attempts = {name: [t.run_count for t in runs.task_runs(runs.flow_run_id(state))]
+                for name, state in (("bad day", survived), ("refused", refused))}
+    assert survived.is_completed() and attempts["bad day"] == [3], (
+        f"with your condition, the task should survive two server errors on its third attempt; it made {attempts['bad day']} attempts "
+        f"and the run ended {survived.type.value}"
+    )
+    assert refused.is_failed() and attempts["refused"] == [1], (
+        f"with your condition, a request the API refuses (400) should fail at once; it made {attempts['refused']} attempts"
+    )
+    print("  On the real server: the task survived two server errors on its third attempt, and gave up at once on a 400.\n"
+          f"  In the UI: {runs.flow_run_url(runs.flow_run_id(survived))}")

@@ -67,8 +67,11 @@ def write_handouts(destination: Path, source: Path | None = None) -> dict[str, l
     for kind, transform in (("learner", cleared), ("solved", solved)):
         folder = destination / kind
         folder.mkdir(parents=True, exist_ok=True)
-        for module in source.glob("*.py"):  # what the notebooks import or serve
-            shutil.copy2(module, folder / module.name)
+        for path in source.iterdir():  # what the notebooks import, serve or read: scripts, prefect.yaml, automations/
+            if path.suffix in (".py", ".yaml"):
+                shutil.copy2(path, folder / path.name)
+            elif path.is_dir() and path.name == "automations":
+                shutil.copytree(path, folder / path.name, dirs_exist_ok=True)
         for path in sorted(source.glob("*.ipynb")):
             target = folder / path.name
             nbformat.write(transform(nbformat.read(path, as_version=4)), target)

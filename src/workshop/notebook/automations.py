@@ -25,7 +25,8 @@ async def save_automation(automation: Automation) -> Automation:
     return automation
 
 
-async def automations_named(name: str) -> list:
-    """Every automation on the server with this name (there should be one)."""
+async def automations_named(name: str) -> list[Automation]:
+    """Every automation on the server with this name (there should be one), as SDK objects: `aenable()`, `adisable()`..."""
     async with get_client() as client:
-        return await client.read_automations_by_name(name)
+        found = await client.read_automations_by_name(name)
+    return [Automation.model_validate(automation.model_dump()) for automation in found]

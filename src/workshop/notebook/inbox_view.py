@@ -36,11 +36,11 @@ class InboxView(widgets.VBox):
         super().__init__([widgets.HBox([title, button]), self.table])
         self.refresh()
 
-    def refresh(self) -> list[Message]:
+    def refresh(self) -> None:
+        """Show what has arrived (nothing is returned, so a cell ending with it echoes nothing)."""
         messages = self.inbox.messages(channel=self.channel)[-self.limit :][::-1]
         if messages:
             rows = "".join(_row(m) for m in messages)
             self.table.value = f"<table style='border-collapse:collapse'>{rows}</table>"
         else:
             self.table.value = "<i>No messages yet.</i>"
-        return messages

@@ -92,3 +92,57 @@ def wait_for_deployment_run(deployment_id: UUID | str, *, created_after, timeout
 
     return wait_for(started, timeout=timeout, what=f"a new run of deployment {deployment_id}", interval=0.2,
                     hint="Is the automation enabled, and is the deployment being served?")
+
+
+def wait_for_run_of(flow_name: str, *, created_after, states: tuple[str, ...] = ("RUNNING",), timeout: float = 60.0):
+    """Wait for the newest run of the flow called `flow_name`, created after `created_after`, to be in one of `states`.
+
+    This is how a notebook finds a run that another process started (a script, a runner).
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterStartTime
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    of_flow = FlowFilter(name=FlowFilterName(any_=[flow_name]))
+    recent = FlowRunFilter(start_time=FlowRunFilterStartTime(after_=created_after))
+
+    def found():
+        with get_client(sync_client=True) as client:
+            candidates = client.read_flow_runs(flow_filter=of_flow, flow_run_filter=recent,
+                                               sort=FlowRunSort.START_TIME_DESC, limit=5)
+        return next((run for run in candidates if run.state and run.state.type.value in states), None)
+
+    return wait_for(found, timeout=timeout, what=f"a run of {flow_name} to be {' or '.join(states).lower()}", interval=0.2)
+
+
+def events(name: str, *, since, resource_id: str | None = None, related_id: str | None = None, limit: int = 50) -> list:
+    """Events the server recorded since `since` (a datetime): what the UI's Events page lists, oldest first."""
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import (
+        EventFilter,
+        EventNameFilter,
+        EventOccurredFilter,
+        EventRelatedFilter,
+        EventResourceFilter,
+    )
+
+    wanted = EventFilter(
+        occurred=EventOccurredFilter(since=since),
+        event=EventNameFilter(name=[name]),
+        resource=EventResourceFilter(id=[resource_id]) if resource_id else None,
+        related=EventRelatedFilter(id=[related_id]) if related_id else None,
+    )
+    with get_client(sync_client=True) as client:
+        page = client.read_events(filter=wanted, limit=limit)
+    return sorted(page.events, key=lambda event: event.occurred)
+
+
+def started_by(automation_id: UUID | str, *, since) -> list[UUID]:
+    """The flow runs an automation started since `since`: the server records each in an action.executed event."""
+    executed = events("prefect.automation.action.executed", since=since, resource_id=f"prefect.automation.{automation_id}")
+    return [
+        UUID(related.id.removeprefix("prefect.flow-run."))
+        for event in executed
+        for related in event.related
+        if related.role == "flow-run"
+    ]

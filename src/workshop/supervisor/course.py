@@ -17,7 +17,6 @@ from pathlib import Path
 
 import requests
 
-from .. import settings as settings_module
 from ..errors import WorkshopError
 from ..servers import INBOX_ID, MOCK_API_ID, MOCK_SITES
 from ..settings import HOST, Settings
@@ -58,7 +57,6 @@ def mock_spec(settings: Settings) -> ServiceSpec:
         health_url=f"{settings.mock_url}/_workshop/health",
         is_ours=_identifies_as(MOCK_API_ID),
         command=command,
-        env=settings_module.environment_for_child(settings),
     )
 
 
@@ -73,7 +71,6 @@ def inbox_spec(settings: Settings) -> ServiceSpec:
         is_ours=_identifies_as(INBOX_ID),
         command=[sys.executable, "-m", "workshop", "serve", "inbox", "--port", str(settings.inbox_port),
                  "--database", str(settings.inbox_db)],
-        env=settings_module.environment_for_child(settings),
     )
 
 
@@ -88,7 +85,7 @@ def runner_spec(settings: Settings, script: Path, prefect_api_url: str) -> Servi
         health_url=f"http://{HOST}:{settings.runner_port}/health",
         is_ours=_runner_answers,
         command=[sys.executable, str(script)],
-        env=settings_module.environment_for_child(settings, {
+        own_env={
             # Without the same API URL the runner would start a temporary server of its own.
             "PREFECT_API_URL": prefect_api_url,
             # Check for new runs every second (default 10 s): automation-started runs begin at once.
@@ -96,7 +93,7 @@ def runner_spec(settings: Settings, script: Path, prefect_api_url: str) -> Servi
             "PREFECT_RUNNER_SERVER_ENABLE": "true",
             "PREFECT_RUNNER_SERVER_HOST": HOST,
             "PREFECT_RUNNER_SERVER_PORT": str(settings.runner_port),
-        }),
+        },
         start_timeout=60.0,
         cwd=script.parent,
     )

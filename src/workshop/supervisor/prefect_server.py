@@ -13,7 +13,7 @@ import sys
 import requests
 
 from ..errors import ServiceError
-from ..settings import HOST, Settings, environment_for_child
+from ..settings import HOST, Settings
 from .service import Health, ServiceSpec
 
 
@@ -34,13 +34,17 @@ def local_spec(settings: Settings) -> ServiceSpec:
         health_url=f"{settings.local_prefect_api_url}/health",
         is_ours=_answers_health,
         command=[sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(settings.prefect_port)],
-        env=environment_for_child(settings, {
+        own_env={
             "PREFECT_HOME": str(settings.prefect_home),
             "PREFECT_API_URL": settings.local_prefect_api_url,
             # Offline laptops: no telemetry attempts, no error in the log about them.
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
-        }),
+            # A deployment nobody serves turns "not ready" after 15 s, checked every 5 s (60 s and 15 s by
+            # default): notebook 03 shows it within a lesson. Everything else is Prefect's default.
+            "PREFECT_SERVER_SERVICES_FOREMAN_LOOP_SECONDS": "5",
+            "PREFECT_SERVER_SERVICES_FOREMAN_DEPLOYMENT_LAST_POLLED_TIMEOUT_SECONDS": "15",
+        },
         # A first start creates the SQLite database: about 15 s on a 2-core machine.
         start_timeout=120.0,
         start_note="the first start creates its database: about 15 s",

@@ -52,6 +52,7 @@ class ProcessRecord:
     command: list[str]
     port: int
     url: str
+    own_env: dict[str, str] | None = None  # None in records written by an earlier version of the course
 
     def process(self) -> psutil.Process | None:
         """The live process this record names, or None (gone, a zombie, or the pid now belongs to another)."""
@@ -71,10 +72,10 @@ class ProcessRecord:
             return None  # another user's process: not ours
         return process
 
-    def same_command(self, wanted: list[str]) -> bool:
-        # Compare the arguments only: a kernel and a terminal of the same environment may name
-        # its interpreter differently (python, python3, a resolved path).
-        return self.command[1:] == wanted[1:]
+    def same_setup(self, command: list[str], own_env: dict[str, str]) -> bool:
+        """Was it started as `command` with `own_env`? (Arguments only: a kernel and a terminal of the
+        same environment may name its interpreter differently: python, python3, a resolved path.)"""
+        return self.command[1:] == command[1:] and self.own_env == own_env  # an older record (None): restart once
 
 
 def _reap(pid: int) -> None:
@@ -91,7 +92,7 @@ def read_record(run_dir: Path, name: str) -> ProcessRecord | None:
         data = json.loads(record_path(run_dir, name).read_text())
         return ProcessRecord(
             name=name, title=data.get("title", name), pid=int(data["pid"]), create_time=data.get("create_time"),
-            command=list(data["command"]), port=int(data["port"]), url=str(data["url"]),
+            command=list(data["command"]), port=int(data["port"]), url=str(data["url"]), own_env=data.get("own_env"),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -108,8 +109,8 @@ def live_record(run_dir: Path, name: str) -> ProcessRecord | None:
     return record
 
 
-def spawn(name: str, title: str, command: list[str], *, port: int, url: str, env: dict[str, str], cwd: Path,
-          run_dir: Path, log: Path) -> ProcessRecord:
+def spawn(name: str, title: str, command: list[str], *, port: int, url: str, own_env: dict[str, str], env: dict[str, str],
+          cwd: Path, run_dir: Path, log: Path) -> ProcessRecord:
     """Start `command` detached from this process, logging to `log`, and record it."""
     run_dir.mkdir(parents=True, exist_ok=True)
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -125,7 +126,7 @@ def spawn(name: str, title: str, command: list[str], *, port: int, url: str, env
     except (subprocess.SubprocessError, ValueError, OSError, psutil.Error) as exc:
         detail = getattr(exc, "stderr", "") or str(exc)
         raise ServiceError(f"Could not start the {title}: {detail.strip()[-500:]}") from None
-    record = ProcessRecord(name, title, pid, create_time, list(command), port, url)
+    record = ProcessRecord(name, title, pid, create_time, list(command), port, url, dict(own_env))
     data = {key: value for key, value in asdict(record).items() if key != "name"}
     record_path(run_dir, name).write_text(json.dumps(data))
     return record

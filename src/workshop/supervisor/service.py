@@ -26,7 +26,7 @@ import requests
 
 from ..client import local_session
 from ..errors import PortBusy, ServiceError, WorkshopTimeout
-from ..settings import HOST, Settings
+from ..settings import HOST, Settings, environment_for_child
 from ..waiting import wait_for
 from . import process
 from .process import ProcessRecord
@@ -48,7 +48,7 @@ class ServiceSpec:
     health_url: str
     is_ours: Callable[[requests.Response], bool]  # does this health answer come from this kind of service?
     command: list[str]
-    env: dict[str, str] = field(default_factory=dict)
+    own_env: dict[str, str] = field(default_factory=dict)  # variables that make it this service (with the command)
     start_timeout: float = 30.0
     cwd: Path | None = None  # where the process runs; the course home unless said
     start_note: str = ""  # said while starting, e.g. how long a first start takes
@@ -106,7 +106,7 @@ def port_in_use(port: int) -> bool:
 def plan(spec: ServiceSpec, settings: Settings) -> tuple[State, ProcessRecord | None, Health | None]:
     """Which state `spec` is in now, with our record of it (if any) and its health (unknown when OUTDATED)."""
     record = process.live_record(settings.run_dir, spec.name)
-    if record is not None and not record.same_command(spec.command):
+    if record is not None and not record.same_setup(spec.command, spec.own_env):
         return State.OUTDATED, record, None
     health = check(spec)
     if record is not None:
@@ -133,7 +133,7 @@ def ensure(spec: ServiceSpec, settings: Settings, report: Report = silent) -> bo
             report(f"The {spec.title} (pid {record.pid}) is not answering: restarting it.")
             process.stop(record, settings.run_dir)
     if state is State.OUTDATED:
-        report(f"The {spec.title} runs with other settings ({_difference(record.command, spec.command)}): restarting it.")
+        report(f"The {spec.title} runs with other settings ({_difference(record, spec)}): restarting it.")
         process.stop(record, settings.run_dir)
         if check(spec).state != "down":
             raise busy_port_error(spec, check(spec).detail)
@@ -145,7 +145,8 @@ def start(spec: ServiceSpec, settings: Settings, report: Report = silent) -> Pro
     report(f"Starting the {spec.title} on {spec.url}{' (' + spec.start_note + ')' if spec.start_note else ''}…")
     began = time.monotonic()
     record = process.spawn(
-        spec.name, spec.title, spec.command, port=spec.port, url=spec.url, env=spec.env,
+        spec.name, spec.title, spec.command, port=spec.port, url=spec.url, own_env=spec.own_env,
+        env=environment_for_child(settings, spec.own_env),
         cwd=spec.cwd or settings.home, run_dir=settings.run_dir, log=log_file(spec.name, settings),
     )
 
@@ -171,9 +172,10 @@ def start(spec: ServiceSpec, settings: Settings, report: Report = silent) -> Pro
     return record
 
 
-def _difference(recorded: list[str], wanted: list[str]) -> str:
-    old, new = set(recorded[1:]) - set(wanted[1:]), set(wanted[1:]) - set(recorded[1:])
-    return f"it has {' '.join(sorted(old)) or 'fewer options'}, now wanted: {' '.join(sorted(new)) or 'fewer options'}"
+def _difference(record: ProcessRecord, spec: ServiceSpec) -> str:
+    was = set(record.command[1:]) | {f"{k}={v}" for k, v in (record.own_env or {}).items()}
+    wanted = set(spec.command[1:]) | {f"{k}={v}" for k, v in spec.own_env.items()}
+    return f"it has {' '.join(sorted(was - wanted)) or 'fewer options'}, now wanted: {' '.join(sorted(wanted - was)) or 'fewer options'}"
 
 
 def busy_port_error(spec: ServiceSpec, detail: str) -> PortBusy:

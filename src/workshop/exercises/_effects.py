@@ -1,0 +1,155 @@
+"""What the exercise checks do on the real server: save the learner's automation, make runs happen,
+and read back what arrived. Safe to call from a notebook cell, where an event loop is running."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from .. import settings
+from ..notebook import runs
+from ..notebook.automations import save_automation
+from ..notebook.inbox import Inbox, Message
+from ..settings import PREFIX
+from . import _flows
+
+T = TypeVar("T")
+CHANNEL = "exercise"  # the exercise checks' messages land in the inbox's /exercise channel
+
+
+def in_thread(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` to the end on a thread of its own: a notebook's own loop is busy running the cell."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def inbox() -> Inbox:
+    return Inbox(settings.current().inbox_url)
+
+
+def block_id():
+    """The exercise checks' notification block: the course inbox, channel /exercise."""
+    return in_thread(inbox().asave_block(f"{PREFIX}exercise-inbox", channel=CHANNEL))
+
+
+def save(automation):
+    """Create or update the learner's automation (by name), enabled."""
+    automation.enabled = True
+    return in_thread(save_automation(automation))
+
+
+def pause(automation_id) -> None:
+    async def disable():
+        from prefect.client.orchestration import get_client
+
+        async with get_client() as client:
+            await client.pause_automation(automation_id)
+
+    in_thread(disable())
+
+
+def run_in_thread(function: Callable[[], Any]) -> Any:
+    """Run a flow on a thread: a sync flow called in a notebook's loop would otherwise share it."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(function).result()
+
+
+def completed_run():
+    return runs.flow_run_id(run_in_thread(lambda: _flows.completes(return_state=True)))
+
+
+def failed_run():
+    return runs.flow_run_id(run_in_thread(lambda: _flows.fails(return_state=True)))
+
+
+def crashed_run(timeout: float = 90):
+    """A run whose process is stopped with SIGTERM while it runs, as `docker stop` does: it ends Crashed."""
+    began = now()
+    process = subprocess.Popen([sys.executable, "-m", "workshop.exercises._flows", "120"], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        run = runs.wait_for_run_of(_flows.HANGS, created_after=began, timeout=timeout)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    final = runs.wait_for_flow_run(run.id, timeout=30)
+    assert final.state.is_crashed(), f"the check's crashed run ended {final.state.name}, not Crashed"  # the course's own doing
+    return run.id
+
+
+def message_about(run_id, *, after: int, timeout: float = 30) -> Message | None:
+    """The exercise channel's message that names `run_id`, once it arrived; None if none came in `timeout` s."""
+    box = inbox()
+    return within(lambda: next((m for m in box.messages(after, channel=CHANNEL) if str(run_id) in m.text), None), timeout=timeout)
+
+
+def wait(condition: Callable[[], T], *, timeout: float, what: str) -> T:
+    from ..waiting import wait_for
+
+    return wait_for(condition, timeout=timeout, what=what, interval=0.3)
+
+
+def within(condition: Callable[[], T], *, timeout: float) -> T | None:
+    """What `condition` returned once truthy, or None if it never was within `timeout` s (for checks to explain)."""
+    from ..errors import WorkshopTimeout
+
+    try:
+        return wait(condition, timeout=timeout, what="the check's condition")
+    except WorkshopTimeout:
+        return None
+
+
+def automations_named(name: str) -> list:
+    from ..notebook.automations import automations_named as named
+
+    return in_thread(named(name))
+
+
+def resume(automation_id) -> None:
+    async def enable():
+        from prefect.client.orchestration import get_client
+
+        async with get_client() as client:
+            await client.resume_automation(automation_id)
+
+    in_thread(enable())
+
+
+def run_deployment(deployment_id, **parameters):
+    """Start a run of the deployment (as the UI's Run button does) and return it at once."""
+    from uuid import UUID
+
+    from prefect.deployments import arun_deployment
+
+    return in_thread(arun_deployment(UUID(str(deployment_id)), parameters=parameters, timeout=0))
+
+
+def post_automation(payload: dict) -> dict:
+    """POST the payload to /automations/ (after removing earlier attempts of that name); the server's answer, or why it refused."""
+    import requests
+
+    current = settings.current()
+    session = requests.Session()
+    if current.prefect_api_key:
+        session.headers["Authorization"] = f"Bearer {current.prefect_api_key.get_secret_value()}"
+    for old in automations_named(str(payload.get("name"))):
+        session.delete(f"{current.prefect_api_url}/automations/{old.id}", timeout=30)
+    response = session.post(f"{current.prefect_api_url}/automations/", json=payload, timeout=30)
+    if response.status_code == 422:
+        problems = [f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in response.json().get("exception_detail", [])]
+        raise AssertionError(f"the server refused it (HTTP 422): {'; '.join(problems[:3])}")
+    assert response.ok, f"the server answered {response.status_code}: {response.text[:300]}"
+    return response.json()
