@@ -13,9 +13,9 @@ To watch it in a terminal instead: `python failover_deployments.py`.
 
 from prefect import serve
 from prefect.events import DeploymentEventTrigger
-from users_pipeline import users_pipeline
 
 import workshop
+from users_pipeline import users_pipeline
 
 PRIMARY = "workshop-primary"
 BACKUP = "workshop-backup"

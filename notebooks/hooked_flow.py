@@ -12,7 +12,7 @@ machines do, to see what the hook hears and what the server hears:
 import sys
 import time
 
-from prefect import flow
+from prefect import flow, task
 from prefect.blocks.notifications import CustomWebhookNotificationBlock
 
 
@@ -23,11 +23,16 @@ def tell_the_inbox(flow, flow_run, state):
                  subject=f"hook: {flow_run.name} failed")
 
 
+@task
+def gather_figures(seconds: float):
+    time.sleep(seconds)  # busy, until the process is stopped
+
+
 @flow(name="workshop-hooked-report", on_failure=[tell_the_inbox])
 def hooked_report(mode: str = "fail", seconds: float = 120):
     if mode == "fail":
         raise RuntimeError("the report's source is gone")
-    time.sleep(seconds)  # busy, until the process is stopped
+    gather_figures(seconds)
 
 
 if __name__ == "__main__":

@@ -223,7 +223,7 @@ def by_id(deployment: dict) -> dict:
 def test_scoped_trigger_right_answers(deployments):
     primary, backup = deployments["primary"], deployments["backup"]
     for related in (by_id(primary), {"prefect.resource.role": "deployment", "prefect.resource.name": "workshop-primary"},
-                    [by_id(primary)], [{"prefect.resource.role": "deployment"}, by_id(primary)]):
+                    [{"prefect.resource.role": "deployment"}, by_id(primary)]):
         right(ex03.scoped_trigger, EventTrigger(expect={FAILED}, match_related=related, posture=Posture.Reactive),
               primary=primary, backup=backup)
 

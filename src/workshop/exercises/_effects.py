@@ -78,7 +78,7 @@ def crashed_run(timeout: float = 90):
     process = subprocess.Popen([sys.executable, "-m", "workshop.exercises._flows", "120"], stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        run = runs.wait_for_run_of(_flows.HANGS, created_after=began, timeout=timeout)
+        run = runs.wait_for_run_of(_flows.HANGS, created_after=began, busy=True, timeout=timeout)
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
     finally:

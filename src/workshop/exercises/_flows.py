@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import time
 
-from prefect import flow
+from prefect import flow, task
 
 from ..settings import PREFIX
 
@@ -23,9 +23,14 @@ def fails() -> None:
     raise RuntimeError("the exercise check's failure, on purpose")
 
 
+@task
+def stay_busy(seconds: float) -> None:
+    time.sleep(seconds)  # until the check stops this process, as a machine going down would
+
+
 @flow(name=HANGS)
 def hangs(seconds: float = 120) -> None:
-    time.sleep(seconds)  # until the check stops this process, as a machine going down would
+    stay_busy(seconds)
 
 
 if __name__ == "__main__":

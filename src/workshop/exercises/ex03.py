@@ -7,6 +7,7 @@ from . import _effects, exercise
 from ._triggers import PRIMARY, STRANGER, as_data, describe_scope, event, fires_on, server_model
 
 COURSE_FAILOVER = f"{PREFIX}failover-on-failure"  # the failover the backup deployment carries (failover_deployments.py)
+SCOPED_ALERT = f"{PREFIX}my-scoped-alert"
 
 
 def _samples(primary: dict, backup: dict, name: str) -> dict:
@@ -50,6 +51,45 @@ def scoped_trigger(answer, *, primary: dict, backup: dict):
     )
     completed = _samples(primary, backup, "prefect.flow-run.Completed")
     assert not fires_on(trigger, completed["primary"]), f"it fires when a primary run completes too ({scope})"
+    _alert_on_real_failures(answer, primary, backup)
+
+
+def _paused_course_failover():
+    """Pause the course's failover for a check (only the learner's automation may act), and give back a way to resume it."""
+    found = _effects.automations_named(COURSE_FAILOVER)
+    for automation in found:
+        _effects.pause(automation.id)
+    return lambda: [_effects.resume(automation.id) for automation in found if automation.enabled]
+
+
+def _alert_on_real_failures(trigger, primary: dict, backup: dict) -> None:
+    """Your trigger in an automation of yours; a primary run and a backup run both fail for real; only one may alert."""
+    from prefect.automations import Automation, SendNotification
+
+    from ..notebook import runs
+    from ..notebook.mock import MockAPI
+
+    mark, mock = _effects.inbox().last_id(), MockAPI()
+    saved = _effects.save(Automation(
+        name=SCOPED_ALERT, description="Made by notebook 03's first exercise check; paused after the check.", trigger=trigger,
+        actions=[SendNotification(block_document_id=_effects.block_id(), body="{{ flow_run.state.message }}",
+                                  subject="scoped alert: {{ deployment.name }} run {{ flow_run.name }} ({{ flow_run.id }})")]))
+    resume = _paused_course_failover()  # no backup run of its own in between
+    try:
+        with mock.faulty("primary", outage=True), mock.faulty("mirror", outage=True):
+            failing = {side: _effects.run_deployment(d["id"], n_users=10, seed="exercise-scope") for side, d in
+                       (("primary", primary), ("backup", backup))}
+            for run in failing.values():
+                runs.wait_for_flow_run(run.id, timeout=120)
+        heard_primary = _effects.message_about(failing["primary"].id, after=mark)
+        heard_backup = _effects.message_about(failing["backup"].id, after=mark, timeout=2)
+    finally:
+        _effects.pause(saved.id)
+        resume()
+    assert heard_primary, f"on the server, your automation sent nothing when primary run {failing['primary'].name} failed"
+    assert heard_backup is None, f"on the server, your automation also alerted for backup run {failing['backup'].name}"
+    print(f"  On the server, your trigger (in {SCOPED_ALERT}, now paused) alerted for failed primary run "
+          f"{failing['primary'].name}, and not for failed backup run {failing['backup'].name}.")
 
 
 @exercise(
@@ -104,10 +144,8 @@ def _fail_over_for_real(payload: dict, primary: dict, backup: dict) -> None:
     from ..notebook.mock import MockAPI
 
     created = _effects.post_automation(payload)  # refused with the server's reason, or created
-    course_failover = _effects.automations_named(COURSE_FAILOVER)
     began, mock = _effects.now(), MockAPI()
-    for automation in course_failover:  # only yours may start a backup during the check
-        _effects.pause(automation.id)
+    resume = _paused_course_failover()  # only yours may start a backup during the check
     try:
         with mock.faulty(outage=True):
             primary_run = _effects.run_deployment(primary["id"], n_users=20, seed="exercise")
@@ -117,8 +155,7 @@ def _fail_over_for_real(payload: dict, primary: dict, backup: dict) -> None:
         backup_run = runs.wait_for_flow_run(started[0], timeout=90)
     finally:
         _effects.pause(created["id"])
-        for automation in course_failover:
-            _effects.resume(automation.id)
+        resume()
     assert backup_run.deployment_id and str(backup_run.deployment_id) == str(backup["id"]), "your automation started a run, but not of the backup"
     assert backup_run.state.is_completed(), f"the backup run your automation started ended {backup_run.state.name}"
     primary_final = runs.wait_for_flow_run(primary_run.id, timeout=90)

@@ -94,10 +94,13 @@ def wait_for_deployment_run(deployment_id: UUID | str, *, created_after, timeout
                     hint="Is the automation enabled, and is the deployment being served?")
 
 
-def wait_for_run_of(flow_name: str, *, created_after, states: tuple[str, ...] = ("RUNNING",), timeout: float = 60.0):
+def wait_for_run_of(flow_name: str, *, created_after, states: tuple[str, ...] = ("RUNNING",), busy: bool = False,
+                    timeout: float = 60.0):
     """Wait for the newest run of the flow called `flow_name`, created after `created_after`, to be in one of `states`.
 
-    This is how a notebook finds a run that another process started (a script, a runner).
+    This is how a notebook finds a run that another process started (a script, a runner). `busy=True` waits
+    further, until one of its task runs is running: the flow's own code has started, so its process now
+    answers a SIGTERM the way Prefect does (the run ends Crashed), not as a process that was just starting.
     """
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterStartTime
@@ -110,9 +113,13 @@ def wait_for_run_of(flow_name: str, *, created_after, states: tuple[str, ...] = 
         with get_client(sync_client=True) as client:
             candidates = client.read_flow_runs(flow_filter=of_flow, flow_run_filter=recent,
                                                sort=FlowRunSort.START_TIME_DESC, limit=5)
-        return next((run for run in candidates if run.state and run.state.type.value in states), None)
+        run = next((run for run in candidates if run.state and run.state.type.value in states), None)
+        if run is not None and busy and not any(t.state and t.state.is_running() for t in task_runs(run.id)):
+            return None
+        return run
 
-    return wait_for(found, timeout=timeout, what=f"a run of {flow_name} to be {' or '.join(states).lower()}", interval=0.2)
+    doing = " and busy" if busy else ""
+    return wait_for(found, timeout=timeout, what=f"a run of {flow_name} to be {' or '.join(states).lower()}{doing}", interval=0.2)
 
 
 def events(name: str, *, since, resource_id: str | None = None, related_id: str | None = None, limit: int = 50) -> list:

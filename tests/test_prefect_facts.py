@@ -1,0 +1,166 @@
+"""What the notebooks say about Prefect, checked on the pinned release where no notebook cell shows it.
+
+When Prefect is upgraded, a failure here names the sentence of a notebook (or
+the course workaround) that has to change. The facts a notebook shows in a cell
+(the notebook trap, a Completed flow with a failed task, Crashed on SIGTERM,
+actions_on_resolve silent, what the open-source server accepts) are checked there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from prefect import flow, task
+from prefect.settings import get_current_settings
+
+from workshop.notebook import runs
+from workshop.waiting import wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULTS = get_current_settings()
+
+
+def test_the_defaults_the_notebooks_quote():
+    """02: proactive triggers every 5 s; heartbeats every 180 s. 03: runners poll every 10 s; not ready after 60 s; Late after 15 s."""
+    assert DEFAULTS.server.events.proactive_granularity == timedelta(seconds=5)
+    assert DEFAULTS.flows.heartbeat_frequency == 180
+    assert DEFAULTS.runner.poll_frequency == 10
+    assert DEFAULTS.server.services.foreman.deployment_last_polled_timeout_seconds == 60
+    assert DEFAULTS.server.services.late_runs.after_seconds == timedelta(seconds=15)
+
+
+def test_running_flows_send_heartbeat_events():
+    """02: 'every running flow sends a prefect.flow-run.heartbeat event'."""
+    import prefect.flow_engine
+
+    assert '"prefect.flow-run.heartbeat"' in inspect.getsource(prefect.flow_engine)
+
+
+def test_a_proactive_trigger_needs_a_window_of_ten_seconds_at_least():
+    from prefect.server.events.schemas.automations import EventTrigger
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="greater than or equal to 10 seconds"):
+        EventTrigger(posture="Proactive", expect={"x"}, within=timedelta(seconds=5))
+
+
+@task
+def broken():
+    raise ValueError("broken on purpose")
+
+
+@flow(name="workshop-fact-waits")
+def waits_for_its_task():
+    broken.submit().wait()
+    return "done"
+
+
+@flow(name="workshop-fact-resolves")
+def resolves_its_task():
+    return broken.submit().result()
+
+
+def test_waiting_for_a_failed_task_does_not_fail_the_flow_but_resolving_it_does(course):
+    """02, section 4: `future.wait()` only waits; `future.result()` raises the task's exception in the flow."""
+    assert waits_for_its_task(return_state=True).is_completed()
+    resolved = resolves_its_task(return_state=True)
+    assert resolved.is_failed() and "broken on purpose" in resolved.message
+
+
+def test_a_failed_task_run_emits_its_own_event(course):
+    """02, section 4: 'an automation on prefect.task-run.Failed works the same way'."""
+    began = datetime.now(UTC)
+    waits_for_its_task(return_state=True)
+    events = wait_for(lambda: runs.events("prefect.task-run.Failed", since=began), timeout=30, what="the task-run event")
+    assert events[0].resource.id.startswith("prefect.task-run.")
+
+
+def test_on_crashed_runs_for_a_sigterm_but_on_failure_does_not(course, tmp_path):
+    """02, section 6: 'on_failure does not run (an on_crashed hook would)'."""
+    script = tmp_path / "hooks.py"
+    script.write_text(
+        "import sys, time\nfrom prefect import flow, task\n"
+        f"def note(kind):\n    return lambda f, r, s: open({str(tmp_path / 'heard')!r}, 'a').write(kind + '\\n')\n"
+        "@flow(name='workshop-fact-hooks', on_failure=[note('on_failure')], on_crashed=[note('on_crashed')])\n"
+        "def hooked():\n    busy()\n"
+        "@task\ndef busy():\n    time.sleep(120)\n"
+        "hooked()\n"
+    )
+    began = datetime.now(UTC)
+    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        run = runs.wait_for_run_of("workshop-fact-hooks", created_after=began, busy=True)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    assert runs.wait_for_flow_run(run.id, timeout=30).state.is_crashed()
+    assert (tmp_path / "heard").read_text().split() == ["on_crashed"]
+
+
+def test_a_task_timeout_cannot_stop_a_blocking_call_in_a_worker_thread(course):
+    """01: 'Prefect's timeout_seconds cannot interrupt a blocking call in a worker thread': the call runs its whole
+    course, and only then is the task TimedOut. The reason fetch_page gives requests a timeout of its own."""
+    returned = []
+
+    @task(timeout_seconds=1)
+    def blocking():
+        try:
+            time.sleep(3)  # a socket read that hangs, in short
+        finally:
+            returned.append(time.monotonic())
+
+    seen = []
+
+    @flow(name="workshop-fact-timeout")
+    def with_a_timeout():
+        future = blocking.submit()  # on a worker thread, as fetch_page's runs are
+        future.wait()
+        seen.append(future.state)
+
+    began = time.monotonic()
+    with_a_timeout()
+    wait_for(lambda: returned, timeout=10, what="the blocking call to return")
+    assert seen[0].name == "TimedOut"
+    assert returned[0] - began >= 3  # the 1-second timeout did not cut the 3-second call short
+
+
+def test_automation_names_are_not_unique(course):
+    """02 and 03: 'automation names are not unique on a Prefect server'."""
+    from prefect.automations import Automation, EventTrigger
+    from prefect.client.orchestration import get_client
+    from prefect.events.actions import DoNothing
+
+    async def twice():
+        made = [await Automation(name="workshop-fact-twice", trigger=EventTrigger(expect={"x"}, posture="Reactive", threshold=1),
+                                 actions=[DoNothing()]).acreate() for _ in range(2)]
+        async with get_client() as client:
+            found = await client.read_automations_by_name("workshop-fact-twice")
+            for automation in made:
+                await client.delete_automation(automation.id)
+        return made, found
+
+    made, found = asyncio.run(twice())
+    assert len({a.id for a in made}) == 2 and len(found) == 2
+
+
+def test_state_result_in_a_running_loop_is_a_coroutine(course):
+    """The pipeline reads exceptions with state.result() on task threads only: in a loop it returns a coroutine."""
+    state = waits_for_its_task(return_state=True)
+
+    async def in_a_loop():
+        result = state.result(raise_on_failure=False)
+        shape = inspect.iscoroutine(result)
+        if shape:
+            result.close()
+        return shape
+
+    assert asyncio.run(in_a_loop()) is True
