@@ -164,3 +164,39 @@ def test_state_result_in_a_running_loop_is_a_coroutine(course):
         return shape
 
     assert asyncio.run(in_a_loop()) is True
+
+
+def test_a_reactive_trigger_fires_once_per_window_and_the_next_window_follows_on(course):
+    """04: 'with within it absorbs what follows for the rest of that window ... The next window opens where that one
+    ends, so a failure after it fires again: one firing per window, at most.' (Windows follow on from the first firing,
+    not from each: events at 0, 1, 6 and 10.5 s with a 5-second window fire three times, not two.)"""
+    from prefect.automations import Automation, EventTrigger
+    from prefect.events import emit_event
+    from prefect.events.actions import DoNothing
+    from prefect.events.worker import EventsWorker
+
+    resource = {"prefect.resource.id": f"workshop.fact.window.{time.time_ns()}"}
+    automation = Automation(name="workshop-fact-window", actions=[DoNothing()], trigger=EventTrigger(
+        expect={"workshop.fact.ping"}, match=resource, posture="Reactive", threshold=1, within=timedelta(seconds=5),
+    )).create()
+    try:
+        time.sleep(2)  # the server's trigger service loads a new automation on its notification
+        start = datetime.now(UTC) - timedelta(seconds=30)
+        for sent, offset in enumerate((0, 1, 6, 10.5), start=1):
+            emit_event("workshop.fact.ping", resource=resource, occurred=start + timedelta(seconds=offset))
+            EventsWorker.drain_all(timeout=10)
+            # The server may evaluate events sent together in any order: send the next once this one is recorded.
+            wait_for(lambda n=sent: len(runs.events("workshop.fact.ping", since=start - timedelta(minutes=1),
+                                                    resource_id=resource["prefect.resource.id"])) >= n or None,
+                     timeout=30, what=f"ping {sent} to be recorded")
+
+        def firings() -> list[str]:
+            triggered = runs.events("prefect.automation.triggered", since=start - timedelta(minutes=1),
+                                    resource_id=f"prefect.automation.{automation.id}")
+            return [str(event.payload["triggering_event"]["occurred"]) for event in triggered]
+
+        wait_for(lambda: len(firings()) >= 3 or None, timeout=30, what=f"three firings (so far {firings()})")
+        time.sleep(2)
+        assert len(firings()) == 3
+    finally:
+        automation.delete()

@@ -48,6 +48,22 @@ def save(automation):
     return in_thread(save_automation(automation))
 
 
+def save_fresh(automation):
+    """Create the learner's automation anew (removing any of its name), enabled: a new automation has no window
+    left open by earlier firings, which an update keeps."""
+    async def replace():
+        from prefect.client.orchestration import get_client
+
+        async with get_client() as client:
+            for old in await client.read_automations_by_name(automation.name):
+                await client.delete_automation(old.id)
+        automation.enabled = True
+        await automation.acreate()
+        return automation
+
+    return in_thread(replace())
+
+
 def pause(automation_id) -> None:
     async def disable():
         from prefect.client.orchestration import get_client

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from ..errors import WorkshopError
 from ..settings import PREFIX
 from . import _effects, exercise
 from ._triggers import as_data, describe_scope, event, fires_on, server_model
@@ -213,20 +214,23 @@ def play(parts: dict, primary, backup) -> None:
     from ..notebook.mock import MockAPI
 
     mock, inbox = MockAPI(), _effects.inbox()
-    saved = {name: _effects.save(automation) for name, automation in parts.items()}
     window = server_model(as_data(parts["failover"], "")["trigger"]).within.total_seconds()
     for automation in _effects.automations_named(COURSE_FAILOVER):  # the design replaces notebook 03's failover
         _effects.pause(automation.id)
+    saved: dict = {}
 
     def scenario(label: str, *, mirror_down: bool, primaries: int, last_word: str) -> dict:
         print(f"  Scenario {label}: primary down{', mirror down' if mirror_down else ''}, "
               f"{primaries} primary run{'s' if primaries > 1 else ''}…", flush=True)
+        # After firing, a reactive trigger opens its next window where the last one ends, and a failure there fires
+        # again: saved anew, the automations start each scenario with no window open.
+        saved.update({name: _effects.save_fresh(automation) for name, automation in parts.items()})
         began, mark = _effects.now(), inbox.last_id()
         mock.set_faults("primary", outage=True)
         mock.set_faults("mirror", outage=mirror_down)
         try:
             started = [_effects.run_deployment(primary.id, n_users=20, page_size=20, seed=f"capstone-{label}") for _ in range(primaries)]
-            first_failure = min(runs.wait_for_flow_run(run.id, timeout=120).state.timestamp for run in started)
+            failed_at = sorted(runs.wait_for_flow_run(run.id, timeout=120).state.timestamp for run in started)
             backups = _effects.within(lambda: runs.started_by(saved["failover"].id, since=began), timeout=60) or []
             ends = [runs.wait_for_flow_run(run_id, timeout=120) for run_id in backups]
             as_planned = bool(ends) and all(run.state.is_failed() == mirror_down for run in ends)
@@ -244,17 +248,10 @@ def play(parts: dict, primary, backup) -> None:
                        f"(the backup run ended {', '.join(run.state.name for run in ends)})")
         fired = runs.events("prefect.automation.triggered", since=began, resource_id=f"prefect.automation.{saved['failover'].id}")
         return {"backups": ends, "subjects": [s.lower() for s in subjects], "failover fired": len(fired),
-                "window opened": first_failure}
+                "burst": (failed_at[-1] - failed_at[0]).total_seconds()}
 
     def count(subjects: list[str], word: str) -> int:
         return sum(word in subject for subject in subjects)
-
-    def wait_out_window(opened) -> None:
-        # The failover's window opened with the scenario's first primary failure; a margin for the server's clock.
-        closes = opened + timedelta(seconds=window + 2)
-        if closes > _effects.now():
-            print(f"  Waiting for your failover's {window:.0f}-second window to close, so the next scenario starts fresh.")
-            _effects.wait(lambda: _effects.now() >= closes, timeout=window + 10, what="your failover's window to close")
 
     try:
         a = scenario("A", mirror_down=False, primaries=1, last_word="recovered")
@@ -262,15 +259,16 @@ def play(parts: dict, primary, backup) -> None:
         assert count(a["subjects"], "fail") >= 1 and count(a["subjects"], "recovered") == 1 and not count(a["subjects"], "urgent"), (
             f"A: expected the failover's message, then one 'recovered', and no URGENT; got {a['subjects']}"
         )
-        wait_out_window(a["window opened"])
         b = scenario("B", mirror_down=True, primaries=1, last_word="urgent")
         assert len(b["backups"]) == 1 and b["backups"][0].state.is_failed(), "B: your failover should start one backup, which fails"
         assert count(b["subjects"], "urgent") == 1 and not count(b["subjects"], "recovered"), (
             f"B: expected one URGENT and no 'recovered'; got {b['subjects']}"
         )
-        wait_out_window(b["window opened"])
         c = scenario("C", mirror_down=False, primaries=4, last_word="recovered")
         failover_messages = [s for s in c["subjects"] if "fail" in s and "urgent" not in s]
+        if c["burst"] >= window:  # the machine was too slow for a burst: not the learner's doing
+            raise WorkshopError(f"C: this machine took {c['burst']:.0f} s to fail four runs, longer than your failover's "
+                                f"{window:.0f}-second window, so the scenario proves nothing. Run the check again.")
         assert c["failover fired"] == 1 and len(c["backups"]) == 1 and len(failover_messages) == 1, (
             f"C: four primary failures in a burst should set your failover off once (one message, one backup); "
             f"it fired {c['failover fired']} times, sent {len(failover_messages)} messages and started {len(c['backups'])} backups"
