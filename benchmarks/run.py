@@ -1,7 +1,8 @@
 """Measure what the course promises a user can feel. Prints a table, writes JSON.
 
     python benchmarks/run.py            # about 2 minutes
-    python benchmarks/run.py --suite    # also time the whole test suite (a few minutes more)
+    python benchmarks/run.py --suite    # also time the whole test suite (about 20 minutes more)
+    python benchmarks/run.py --postgres # also the server's figures on PostgreSQL (about 2 minutes more)
 
 Everything runs against a private copy of the services (temporary folder, free
 ports), never the one you use in JupyterLab. Figures are wall-clock seconds on
@@ -15,6 +16,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -27,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "notebooks"))
 
-from workshop.testing import isolation  # noqa: E402  (before Prefect is imported)
+from workshop.testing import isolation, postgres  # noqa: E402  (before Prefect is imported)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -237,9 +239,11 @@ def show(results: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--suite", action="store_true", help="also time the whole test suite")
+    parser.add_argument("--postgres", action="store_true",
+                        help="also measure start, alert and failover with the server on a throwaway PostgreSQL")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results.json")
     args = parser.parse_args()
-    results: dict = {"machine": {"python": sys.version.split()[0], "cores": __import__("os").cpu_count(),
+    results: dict = {"machine": {"python": sys.version.split()[0], "cores": os.cpu_count(),
                                  "when": datetime.now(UTC).isoformat(timespec="seconds")}}
     with isolation.isolated(prefix="workshop-bench-"):
         results["service start"] = service_start()
@@ -248,6 +252,12 @@ def main() -> None:
             results["notification latency: flow failure -> inbox"] = notification_latency(failures=20)
             results["failover latency: primary failure -> backup"] = failover_latency(rounds=3)
         results["service memory"] = {"peak resident memory of the services (MB)": memory.peak_mb}
+    if args.postgres:
+        with postgres.cluster() as url, isolation.isolated(prefix="workshop-bench-pg-"):
+            os.environ["WORKSHOP_DATABASE_URL"] = url
+            results["on PostgreSQL: service start"] = service_start()
+            results["on PostgreSQL: notification latency"] = notification_latency(failures=20)
+            results["on PostgreSQL: failover latency"] = failover_latency(rounds=3)
     if args.suite:
         results["test suite"] = suite()
     show(results)

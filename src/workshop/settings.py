@@ -12,6 +12,7 @@ given the object (or asks `current()` for the one this process uses):
 | WORKSHOP_RUNNER_PORT | 4282 | health endpoint of the process serving the course's deployments |
 | WORKSHOP_API_URL | the mock | any randomuser-compatible API, e.g. https://randomuser.me/api/ |
 | WORKSHOP_MOCK_FIXTURE | none | a recorded randomuser answer the mock replays |
+| WORKSHOP_DATABASE_URL | SQLite in WORKSHOP_HOME | a PostgreSQL database for the course's Prefect server |
 | PREFECT_API_URL | none | use this Prefect server (classroom, Cloud) instead of starting one |
 | PREFECT_API_KEY | none | the key for PREFECT_API_URL on Prefect Cloud |
 | PREFECT_UI_URL | from PREFECT_API_URL | where the Prefect UI of that server is |
@@ -74,6 +75,7 @@ class Settings(BaseSettings):
     runner_port: Port = PORT_DEFAULTS["runner_port"]
     api_url: str | None = None
     mock_fixture: Path | None = None
+    database_url: SecretStr | None = None
     prefect_api_url: str | None = Field(None, validation_alias="PREFECT_API_URL")
     prefect_api_key: SecretStr | None = Field(None, validation_alias="PREFECT_API_KEY")
     prefect_ui_url: str | None = Field(None, validation_alias="PREFECT_UI_URL")
@@ -87,6 +89,19 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_url(cls, url: str | None) -> str | None:
         return url.strip().rstrip("/") or None if url else None
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_for_prefect(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is None:
+            return None
+        scheme, separator, rest = url.get_secret_value().strip().partition("://")
+        if not separator or scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
+            raise ValueError(
+                "give a PostgreSQL URL, postgresql://USER:PASSWORD@HOST:PORT/DATABASE, or unset it to keep SQLite"
+            )
+        # Prefect's server talks to PostgreSQL through asyncpg, and says so in the scheme.
+        return SecretStr(f"postgresql+asyncpg://{rest}")
 
     @model_validator(mode="after")
     def _one_port_each(self) -> Settings:
@@ -160,7 +175,8 @@ def _explain(invalid: ValidationError) -> str:
                 f"to 65535, or unset it to use {PORT_DEFAULTS[field]}."
             )
         elif field:
-            problems.append(f"{variable(field)}={error.get('input')!r}: {error['msg']}.")
+            shown = "(hidden)" if field == "database_url" else repr(error.get("input"))  # it may hold a password
+            problems.append(f"{variable(field)}={shown}: {str(error['msg']).removeprefix('Value error, ')}.")
         else:
             problems.append(str(error["msg"]).removeprefix("Value error, "))
     return " ".join(problems)

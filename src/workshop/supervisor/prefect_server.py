@@ -2,8 +2,9 @@
 
 If `PREFECT_API_URL` is set (a classroom server, Prefect Cloud), the course
 uses it and starts nothing. Otherwise it runs the open-source server on
-127.0.0.1 with SQLite under the course folder and analytics off, shared by
-every notebook, kernel and terminal.
+127.0.0.1 with SQLite under the course folder (or the PostgreSQL database
+WORKSHOP_DATABASE_URL names) and analytics off, shared by every notebook,
+kernel and terminal.
 """
 
 from __future__ import annotations
@@ -45,9 +46,13 @@ def local_spec(settings: Settings) -> ServiceSpec:
             "PREFECT_SERVER_SERVICES_FOREMAN_LOOP_SECONDS": "5",
             "PREFECT_SERVER_SERVICES_FOREMAN_DEPLOYMENT_LAST_POLLED_TIMEOUT_SECONDS": "15",
         },
-        # A first start creates the SQLite database: about 15 s on a 2-core machine.
+        secret_env=(
+            {"PREFECT_SERVER_DATABASE_CONNECTION_URL": settings.database_url.get_secret_value()}
+            if settings.database_url else {}
+        ),
+        # A first start creates the database: about 15 s on a 2-core machine.
         start_timeout=120.0,
-        start_note="the first start creates its database: about 15 s",
+        start_note=f"the first start creates its database{' in PostgreSQL' if settings.database_url else ''}: about 15 s",
         foreign_hint=(
             f"If it is a Prefect server of yours that the course should use, "
             f"`export PREFECT_API_URL=http://{HOST}:{settings.prefect_port}/api` instead."

@@ -16,6 +16,7 @@ endpoint (does the port answer as this service?), and lands in one state:
 from __future__ import annotations
 
 import enum
+import hashlib
 import socket
 import time
 from collections.abc import Callable
@@ -49,10 +50,17 @@ class ServiceSpec:
     is_ours: Callable[[requests.Response], bool]  # does this health answer come from this kind of service?
     command: list[str]
     own_env: dict[str, str] = field(default_factory=dict)  # variables that make it this service (with the command)
+    secret_env: dict[str, str] = field(default_factory=dict)  # the same, holding passwords: recorded by digest only
     start_timeout: float = 30.0
     cwd: Path | None = None  # where the process runs; the course home unless said
     start_note: str = ""  # said while starting, e.g. how long a first start takes
     foreign_hint: str = ""  # what else to do when another program holds the port
+
+
+def recorded_env(spec: ServiceSpec) -> dict[str, str]:
+    """What the process record keeps of the variables that make `spec`: a secret's digest, never the secret."""
+    digests = {name: "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16] for name, value in spec.secret_env.items()}
+    return {**spec.own_env, **digests}
 
 
 class State(enum.Enum):
@@ -106,7 +114,7 @@ def port_in_use(port: int) -> bool:
 def plan(spec: ServiceSpec, settings: Settings) -> tuple[State, ProcessRecord | None, Health | None]:
     """Which state `spec` is in now, with our record of it (if any) and its health (unknown when OUTDATED)."""
     record = process.live_record(settings.run_dir, spec.name)
-    if record is not None and not record.same_setup(spec.command, spec.own_env):
+    if record is not None and not record.same_setup(spec.command, recorded_env(spec)):
         return State.OUTDATED, record, None
     health = check(spec)
     if record is not None:
@@ -145,8 +153,8 @@ def start(spec: ServiceSpec, settings: Settings, report: Report = silent) -> Pro
     report(f"Starting the {spec.title} on {spec.url}{' (' + spec.start_note + ')' if spec.start_note else ''}…")
     began = time.monotonic()
     record = process.spawn(
-        spec.name, spec.title, spec.command, port=spec.port, url=spec.url, own_env=spec.own_env,
-        env=environment_for_child(settings, spec.own_env),
+        spec.name, spec.title, spec.command, port=spec.port, url=spec.url, own_env=recorded_env(spec),
+        env=environment_for_child(settings, {**spec.own_env, **spec.secret_env}),
         cwd=spec.cwd or settings.home, run_dir=settings.run_dir, log=log_file(spec.name, settings),
     )
 
@@ -174,7 +182,7 @@ def start(spec: ServiceSpec, settings: Settings, report: Report = silent) -> Pro
 
 def _difference(record: ProcessRecord, spec: ServiceSpec) -> str:
     was = set(record.command[1:]) | {f"{k}={v}" for k, v in (record.own_env or {}).items()}
-    wanted = set(spec.command[1:]) | {f"{k}={v}" for k, v in spec.own_env.items()}
+    wanted = set(spec.command[1:]) | {f"{k}={v}" for k, v in recorded_env(spec).items()}
     return f"it has {' '.join(sorted(was - wanted)) or 'fewer options'}, now wanted: {' '.join(sorted(wanted - was)) or 'fewer options'}"
 
 

@@ -1,0 +1,61 @@
+"""The course's Prefect server on PostgreSQL (WORKSHOP_DATABASE_URL), the database Prefect recommends for many users."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from workshop import settings as settings_module
+from workshop.errors import SettingsError
+from workshop.testing import postgres
+
+from .test_real_use import cli, ports_free, private_course
+
+needs_postgres = pytest.mark.skipif(postgres.binaries() is None, reason=postgres.INSTALL_HINT)
+
+
+def test_a_database_url_that_is_not_postgresql_is_refused_without_showing_its_password(monkeypatch):
+    monkeypatch.setenv("WORKSHOP_DATABASE_URL", "mysql://course:hunter2@db.example/prefect")
+    with pytest.raises(SettingsError) as refused:
+        settings_module.load()
+    assert "WORKSHOP_DATABASE_URL" in str(refused.value) and "postgresql://" in str(refused.value)
+    assert "hunter2" not in str(refused.value)
+
+
+def test_a_postgresql_url_is_given_to_prefect_in_its_asyncpg_form(monkeypatch):
+    monkeypatch.setenv("WORKSHOP_DATABASE_URL", "postgresql://course:hunter2@127.0.0.1:5432/prefect")
+    assert settings_module.load().database_url.get_secret_value() == "postgresql+asyncpg://course:hunter2@127.0.0.1:5432/prefect"
+
+
+def test_a_private_course_for_tests_never_uses_the_learners_database(monkeypatch):
+    from workshop.testing import isolation
+
+    monkeypatch.setenv("WORKSHOP_DATABASE_URL", "postgresql://learner:secret@127.0.0.1:5432/their_prefect")
+    with isolation.isolated():
+        assert settings_module.load().database_url is None
+
+
+@needs_postgres
+def test_the_course_server_keeps_its_data_in_postgresql(tmp_path):
+    with postgres.cluster() as url:
+        env = private_course(tmp_path, WORKSHOP_DATABASE_URL=url)
+        try:
+            up = cli(env, "up")
+            assert up.returncode == 0, up.stderr
+            api = f"http://127.0.0.1:{env['WORKSHOP_PREFECT_PORT']}/api"
+            created = requests.post(f"{api}/flows/", json={"name": "workshop-on-postgres"}, timeout=10)
+            assert created.status_code in (200, 201), created.text
+            assert postgres.query(url, "select name from flow") == ["workshop-on-postgres"]
+            home = tmp_path / "course"
+            assert not list(home.rglob("*.db")), "the server made a SQLite database as well"
+            password = url.split(":")[2].split("@")[0]
+            assert not [path for path in home.rglob("*") if path.is_file() and password in path.read_text(errors="ignore")], (
+                "the database password was written into the course folder"
+            )
+            # The same server, asked for again, is reused: the record's digest matches the URL.
+            again = cli(env, "up")
+            assert again.returncode == 0 and "Starting the Prefect server" not in again.stdout, again.stdout
+        finally:
+            down = cli(env, "down", timeout=30)
+        assert down.returncode == 0, down.stderr
+        assert ports_free(env)
