@@ -17,9 +17,11 @@ from prefect.events import DeploymentEventTrigger
 import workshop
 from users_pipeline import users_pipeline
 
-PRIMARY = "workshop-primary"
-BACKUP = "workshop-backup"
-FAILOVER = "workshop-failover-on-failure"
+# workshop-primary on a laptop; in a classroom, workshop-<learner>-primary: names are how triggers tell
+# one learner's deployments from another's on a shared server.
+PRIMARY = f"{workshop.PREFIX}primary"
+BACKUP = f"{workshop.PREFIX}backup"
+FAILOVER = f"{workshop.PREFIX}failover-on-failure"
 
 # Run the deployment carrying this trigger (the backup) when a run of the primary fails.
 failover = DeploymentEventTrigger(

@@ -15,10 +15,12 @@ import time
 from prefect import flow, task
 from prefect.blocks.notifications import CustomWebhookNotificationBlock
 
+import workshop
+
 
 def tell_the_inbox(flow, flow_run, state):
     """A state hook: Prefect calls it with the flow, the run and its final state."""
-    block = CustomWebhookNotificationBlock.load("workshop-inbox")  # the block of notebook 02, section 1
+    block = CustomWebhookNotificationBlock.load(f"{workshop.PREFIX}inbox")  # the block of notebook 02, section 1
     block.notify(f"{flow.name} run {flow_run.name} ended {state.name}: {state.message}",
                  subject=f"hook: {flow_run.name} failed")
 
@@ -28,7 +30,7 @@ def gather_figures(seconds: float):
     time.sleep(seconds)  # busy, until the process is stopped
 
 
-@flow(name="workshop-hooked-report", on_failure=[tell_the_inbox])
+@flow(name=f"{workshop.PREFIX}hooked-report", on_failure=[tell_the_inbox])
 def hooked_report(mode: str = "fail", seconds: float = 120):
     if mode == "fail":
         raise RuntimeError("the report's source is gone")

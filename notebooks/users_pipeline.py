@@ -200,12 +200,12 @@ def publish(users: pd.DataFrame, quarantined: pd.DataFrame, name: str = "users")
     path = OUTPUT_DIR / f"{name}.csv"
     users.to_csv(path, index=False)
     preview = users.head(20).astype({"date_of_birth": str, "registered": str}).astype(object)
-    create_table_artifact(key=f"workshop-{name}", table=preview.where(preview.notna(), None).to_dict("records"),
+    create_table_artifact(key=f"{workshop.PREFIX}{name}", table=preview.where(preview.notna(), None).to_dict("records"),
                           description=f"First 20 of {len(users)} clean users")
     reasons = quarantined["reason"].value_counts().to_dict() if len(quarantined) else {}
     lines = [f"# {name}: {len(users)} clean, {len(quarantined)} quarantined", "", f"Saved to `{path.name}`.", ""]
     lines += [f"- {count} x {reason}" for reason, count in reasons.items()] or ["No record failed validation."]
-    create_markdown_artifact(key=f"workshop-{name}-quality", markdown="\n".join(lines))
+    create_markdown_artifact(key=f"{workshop.PREFIX}{name}-quality", markdown="\n".join(lines))
     return path
 
 
@@ -230,7 +230,7 @@ class PipelineResult(NamedTuple):
     quarantined: pd.DataFrame  # position, reason, record
 
 
-@flow(name="workshop-users-pipeline", task_runner=ThreadPoolTaskRunner(max_workers=8))
+@flow(name=f"{workshop.PREFIX}users-pipeline", task_runner=ThreadPoolTaskRunner(max_workers=8))
 def users_pipeline(
     n_users: int = 100,
     page_size: int = 25,

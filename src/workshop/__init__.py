@@ -22,7 +22,7 @@ What a notebook may use (each is documented where it is defined):
 | `serve_deployments(script)`, `stop_serving()` | run a `prefect.serve(...)` script in the background |
 | `runs` | flow runs: `flow_run_url`, `flow_run`, `task_runs`, `retries`, `artifacts`, `wait_for_flow_run`, ... |
 | `show_source(obj)` | a flow's, task's or function's code, highlighted |
-| `PREFIX` | the prefix of everything the course creates on a Prefect server |
+| `PREFIX` | the prefix of everything the course creates on a Prefect server: `workshop-`, in a room `workshop-<learner>-` (also `Course.prefix`) |
 | `WorkshopError` | what the course raises when something needs doing; subclasses in `workshop.errors` |
 
 Exercises live in `workshop.exercises` (`ex00` ... `ex04`). From a terminal:
@@ -41,7 +41,6 @@ import importlib
 from typing import Any
 
 from .errors import WorkshopError
-from .settings import PREFIX
 
 _EXPORTS = {
     "start": "notebook.session",
@@ -67,6 +66,10 @@ __all__ = ["PREFIX", "WorkshopError", *_EXPORTS, *_MODULES]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "PREFIX":  # not kept: a room's learner has their own, read from the settings
+        from .settings import current
+
+        return current().prefix
     if name in _EXPORTS:
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
     elif name in _MODULES:

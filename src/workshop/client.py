@@ -32,13 +32,14 @@ class ServiceClient:
 
     title = "course service"  # what a person calls it, for messages
 
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, auth: tuple[str, str] | None = None):
         self.base_url = base_url.rstrip("/")
+        self.auth = auth  # (user, password): a room's services ask for the room's password
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         where = f"{method} {path}"
         try:
-            response = local_session().request(method, self.base_url + path, timeout=TIMEOUT, **kwargs)
+            response = local_session().request(method, self.base_url + path, timeout=TIMEOUT, auth=self.auth, **kwargs)
         except requests.ConnectionError:  # ConnectTimeout included: nothing is listening there
             raise ServiceError(
                 f"The {self.title} is not answering at {self.base_url}. Run `workshop.start()` in the notebook "
@@ -53,6 +54,11 @@ class ServiceClient:
             payload = response.json()
         except ValueError:
             payload = None
+        if response.status_code == 401:
+            raise ServiceError(
+                f"The {self.title} at {self.base_url} asks for the room's password, and this course folder has "
+                "another one or none: join the room again with the line the instructor gives."
+            )
         if response.status_code >= 400 or payload is None:
             detail = payload.get("error") if isinstance(payload, dict) else response.text[:200]
             raise ServiceError(f"The {self.title} at {self.base_url} refused {where} (HTTP {response.status_code}): {detail}")

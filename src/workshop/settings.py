@@ -10,9 +10,14 @@ given the object (or asks `current()` for the one this process uses):
 | WORKSHOP_MOCK_PORT | 4280 | the mock randomuser API |
 | WORKSHOP_INBOX_PORT | 4281 | the notification inbox |
 | WORKSHOP_RUNNER_PORT | 4282 | health endpoint of the process serving the course's deployments |
+| WORKSHOP_POSTGRES_PORT | 4232 | the PostgreSQL a room's server uses (`classroom up`), on 127.0.0.1 |
 | WORKSHOP_API_URL | the mock | any randomuser-compatible API, e.g. https://randomuser.me/api/ |
 | WORKSHOP_MOCK_FIXTURE | none | a recorded randomuser answer the mock replays |
 | WORKSHOP_DATABASE_URL | SQLite in WORKSHOP_HOME | a PostgreSQL database for the course's Prefect server |
+| WORKSHOP_ROOM | none | a learner in a room: the address of the room's server, e.g. http://10.0.0.5 |
+| WORKSHOP_LEARNER | none | a learner in a room: their name, in everything they create there |
+| WORKSHOP_ROOM_PASSWORD | none | the room's password (Prefect's basic auth, the inbox) |
+| WORKSHOP_HOST | 127.0.0.1 | the address a room's services listen on (`classroom up --host`) |
 | PREFECT_API_URL | none | use this Prefect server (classroom, Cloud) instead of starting one |
 | PREFECT_API_KEY | none | the key for PREFECT_API_URL on Prefect Cloud |
 | PREFECT_UI_URL | from PREFECT_API_URL | where the Prefect UI of that server is |
@@ -20,11 +25,17 @@ given the object (or asks `current()` for the one this process uses):
 Relative paths (WORKSHOP_HOME, WORKSHOP_MOCK_FIXTURE) are taken from the course
 folder, the repository root, so a terminal at the root and a notebook kernel in
 `notebooks/` mean the same file.
+
+`python -m workshop join` and `classroom up` write the room's variables to
+`room.env` in WORKSHOP_HOME, which is read after the environment (the
+environment wins), so every terminal and kernel of this course folder is in
+the room until `leave` or `classroom down` removes the file.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
@@ -38,7 +49,14 @@ HOST = "127.0.0.1"
 
 # Everything the course creates on a Prefect server carries this prefix in its
 # name, so `python -m workshop reset` can remove exactly that and nothing else.
+# In a room, the learner's name follows it: `Settings.prefix`.
 PREFIX = "workshop-"
+ROOM_USER = "workshop"  # the user name of a room's basic auth; the password is the room's
+ROOM_FILE = "room.env"
+# A learner's name is a path segment and a part of Prefect names: no separators, so that
+# "workshop-ann-*" never matches another learner's objects ("workshop-anna-..." does not).
+LEARNER_NAME = re.compile(r"[a-z][a-z0-9]{0,23}")
+RESERVED_NAMES = {"api", "mirror", "hooks"}  # paths the mock API and the inbox use themselves
 
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 # An editable install (the README's) runs from the repository: the course folder.
@@ -48,7 +66,7 @@ COURSE_ROOT: Path | None = (
 )
 
 Port = Annotated[int, Field(ge=1024, le=65535)]
-PORT_DEFAULTS = {"prefect_port": 4200, "mock_port": 4280, "inbox_port": 4281, "runner_port": 4282}
+PORT_DEFAULTS = {"prefect_port": 4200, "mock_port": 4280, "inbox_port": 4281, "runner_port": 4282, "postgres_port": 4232}
 
 
 def course_path(path: Path) -> Path:
@@ -73,9 +91,14 @@ class Settings(BaseSettings):
     mock_port: Port = PORT_DEFAULTS["mock_port"]
     inbox_port: Port = PORT_DEFAULTS["inbox_port"]
     runner_port: Port = PORT_DEFAULTS["runner_port"]
+    postgres_port: Port = PORT_DEFAULTS["postgres_port"]
     api_url: str | None = None
     mock_fixture: Path | None = None
     database_url: SecretStr | None = None
+    room: str | None = None
+    learner: str | None = None
+    room_password: SecretStr | None = None
+    host: str = HOST
     prefect_api_url: str | None = Field(None, validation_alias="PREFECT_API_URL")
     prefect_api_key: SecretStr | None = Field(None, validation_alias="PREFECT_API_KEY")
     prefect_ui_url: str | None = Field(None, validation_alias="PREFECT_UI_URL")
@@ -85,7 +108,7 @@ class Settings(BaseSettings):
     def _resolve(cls, path: Path | None) -> Path | None:
         return None if path is None else course_path(path)
 
-    @field_validator("api_url", "prefect_api_url", "prefect_ui_url")
+    @field_validator("api_url", "prefect_api_url", "prefect_ui_url", "room")
     @classmethod
     def _strip_url(cls, url: str | None) -> str | None:
         return url.strip().rstrip("/") or None if url else None
@@ -103,6 +126,34 @@ class Settings(BaseSettings):
         # Prefect's server talks to PostgreSQL through asyncpg, and says so in the scheme.
         return SecretStr(f"postgresql+asyncpg://{rest}")
 
+    @field_validator("learner")
+    @classmethod
+    def _learner_name(cls, name: str | None) -> str | None:
+        if name is None:
+            return None
+        name = name.strip().lower()
+        if not LEARNER_NAME.fullmatch(name) or name in RESERVED_NAMES:
+            raise ValueError(
+                "a learner's name is 1 to 24 lowercase letters and digits, starting with a letter "
+                f"(no spaces or dashes), and not {', '.join(sorted(RESERVED_NAMES))}"
+            )
+        return name
+
+    @field_validator("room")
+    @classmethod
+    def _room_address(cls, room: str | None) -> str | None:
+        if room and not re.fullmatch(r"https?://[^/:@\s]+", room):
+            raise ValueError("give the room's address as http://HOST (the ports are the course's port settings)")
+        return room
+
+    @model_validator(mode="after")
+    def _room_needs_a_name(self) -> Settings:
+        if self.room and not self.learner:
+            raise ValueError(
+                "WORKSHOP_ROOM is set but WORKSHOP_LEARNER is not: join with `python -m workshop join ... --as NAME`"
+            )
+        return self
+
     @model_validator(mode="after")
     def _one_port_each(self) -> Settings:
         ports = {name: getattr(self, name) for name in PORT_DEFAULTS}
@@ -115,24 +166,65 @@ class Settings(BaseSettings):
             )
         return self
 
+    # Who is who in a room.
+    @property
+    def in_room(self) -> bool:
+        """A learner in a room: the room's services, nothing of the course's runs here but the runner."""
+        return self.room is not None
+
+    @property
+    def hosts_room(self) -> bool:
+        """This course folder runs a room (`classroom up`): its services ask for the room's password."""
+        return self.room is None and self.room_password is not None
+
+    @property
+    def prefix(self) -> str:
+        """What the names of everything this learner creates start with: `workshop-`, in a room `workshop-<name>-`."""
+        return f"{PREFIX}{self.learner}-" if self.in_room else PREFIX
+
+    @property
+    def room_auth(self) -> tuple[str, str] | None:
+        """(user, password) for a room's inbox and mock API (requests' `auth=`)."""
+        return (ROOM_USER, self.room_password.get_secret_value()) if self.room_password else None
+
+    @property
+    def auth_string(self) -> str | None:
+        """Prefect's basic-auth `user:password` of the room, if there is one."""
+        return f"{ROOM_USER}:{self.room_password.get_secret_value()}" if self.room_password else None
+
     # Where things are.
     @property
+    def address(self) -> str:
+        """Where this machine reaches the course's services: the room's address for its learners."""
+        if self.in_room:
+            return self.room.split("://", 1)[1]
+        return self.host
+
+    def _service_url(self, port: int) -> str:
+        scheme = self.room.split("://", 1)[0] if self.in_room else "http"
+        return f"{scheme}://{self.address}:{port}"
+
+    @property
     def local_prefect_api_url(self) -> str:
-        return f"http://{HOST}:{self.prefect_port}/api"
+        return f"{self._service_url(self.prefect_port)}/api"
 
     @property
     def external_prefect_api_url(self) -> str | None:
-        """The server the learner chose with PREFECT_API_URL, unless it is the course's own."""
+        """The server the learner chose with PREFECT_API_URL, unless it is the course's own (or the room's)."""
+        if self.in_room:
+            return None
         url = self.prefect_api_url
         return None if url is None or url == self.local_prefect_api_url else url
 
     @property
     def mock_url(self) -> str:
-        return f"http://{HOST}:{self.mock_port}"
+        """The mock API; in a room, this learner's part of the room's (its own faults and counts)."""
+        return self._service_url(self.mock_port) + (f"/{self.learner}" if self.in_room else "")
 
     @property
     def inbox_url(self) -> str:
-        return f"http://{HOST}:{self.inbox_port}"
+        """The inbox; in a room, this learner's channels of the room's inbox."""
+        return self._service_url(self.inbox_port) + (f"/{self.learner}" if self.in_room else "")
 
     @property
     def run_dir(self) -> Path:
@@ -150,6 +242,10 @@ class Settings(BaseSettings):
     def inbox_db(self) -> Path:
         return self.home / "inbox.sqlite3"
 
+    @property
+    def room_file(self) -> Path:
+        return self.home / ROOM_FILE
+
 
 def variable(field: str) -> str:
     """The environment variable behind a settings field."""
@@ -158,14 +254,19 @@ def variable(field: str) -> str:
 
 
 def load() -> Settings:
-    """Read the settings from the environment, or say which variable is wrong and how to fix it."""
+    """Read the settings from the environment, then the course folder's room file, or say what is wrong."""
     try:
-        return Settings()
+        home = os.environ.get("WORKSHOP_HOME", "").strip()  # where the room file is: the environment alone says
+        room_file = (course_path(Path(home)) if home else _default_home()) / ROOM_FILE
+        return Settings(_env_file=room_file if room_file.is_file() else None)
     except ValidationError as invalid:
-        raise SettingsError(_explain(invalid)) from None
+        raise SettingsError(explain(invalid)) from None
 
 
-def _explain(invalid: ValidationError) -> str:
+SECRET_FIELDS = {"database_url", "room_password", "prefect_api_key"}  # never repeated in a message
+
+
+def explain(invalid: ValidationError) -> str:
     problems = []
     for error in invalid.errors():
         field = str(error["loc"][0]) if error["loc"] else ""
@@ -175,7 +276,7 @@ def _explain(invalid: ValidationError) -> str:
                 f"to 65535, or unset it to use {PORT_DEFAULTS[field]}."
             )
         elif field:
-            shown = "(hidden)" if field == "database_url" else repr(error.get("input"))  # it may hold a password
+            shown = "(hidden)" if field in SECRET_FIELDS else repr(error.get("input"))
             problems.append(f"{variable(field)}={shown}: {str(error['msg']).removeprefix('Value error, ')}.")
         else:
             problems.append(str(error["msg"]).removeprefix("Value error, "))
@@ -210,6 +311,8 @@ def use_prefect_server(api_url: str) -> None:
     os.environ["PREFECT_API_URL"] = api_url
     os.environ.setdefault("DO_NOT_TRACK", "1")  # the course runs offline: no usage data from this kernel's Prefect
     _current = load()
+    if _current.auth_string and api_url == _current.local_prefect_api_url:
+        os.environ["PREFECT_API_AUTH_STRING"] = _current.auth_string  # the room's server asks for its password
     import sys
 
     if "prefect.context" in sys.modules:

@@ -28,6 +28,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..notebook.checks import CheckFailed
+from ..settings import current
+
+# What the exercises name things with: workshop-, in a classroom workshop-<learner>- (read once, at import).
+PREFIX = current().prefix
 
 
 class _Blank:

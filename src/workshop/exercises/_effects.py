@@ -16,7 +16,6 @@ from .. import settings
 from ..notebook import runs
 from ..notebook.automations import save_automation
 from ..notebook.inbox import Inbox, Message
-from ..settings import PREFIX
 from . import _flows
 
 T = TypeVar("T")
@@ -39,7 +38,7 @@ def inbox() -> Inbox:
 
 def block_id():
     """The exercise checks' notification block: the course inbox, channel /exercise."""
-    return in_thread(inbox().asave_block(f"{PREFIX}exercise-inbox", channel=CHANNEL))
+    return in_thread(inbox().asave_block(f"{settings.current().prefix}exercise-inbox", channel=CHANNEL))
 
 
 def save(automation):
@@ -161,6 +160,7 @@ def post_automation(payload: dict) -> dict:
     session = requests.Session()
     if current.prefect_api_key:
         session.headers["Authorization"] = f"Bearer {current.prefect_api_key.get_secret_value()}"
+    session.auth = current.room_auth  # a classroom's server asks for the room's password
     for old in automations_named(str(payload.get("name"))):
         session.delete(f"{current.prefect_api_url}/automations/{old.id}", timeout=30)
     response = session.post(f"{current.prefect_api_url}/automations/", json=payload, timeout=30)

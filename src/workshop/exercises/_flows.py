@@ -8,7 +8,7 @@ import time
 
 from prefect import flow, task
 
-from ..settings import PREFIX
+from . import PREFIX
 
 COMPLETES, FAILS, HANGS = f"{PREFIX}exercise-completes", f"{PREFIX}exercise-fails", f"{PREFIX}exercise-hangs"
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from ..settings import PREFIX
+from . import PREFIX
 
 # The resources of the sample events: one course flow, its two deployments, and a flow that is not the course's.
 FLOW = f"{PREFIX}users-pipeline"

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import requests
 
-from . import _effects, call_learner, exercise
+from . import PREFIX, _effects, call_learner, exercise
 
 _RETRYABLE = {200: False, 201: False, 400: False, 401: False, 404: False, 422: False,
               429: True, 500: True, 502: True, 503: True, 504: True}
@@ -93,7 +93,7 @@ def _real_bad_day(function, task) -> None:
 
     fetch = task.with_options(retry_condition_fn=function, retry_delay_seconds=0.1, retry_jitter_factor=None)
 
-    @flow(name="workshop-exercise-retries")
+    @flow(name=f"{PREFIX}exercise-retries")
     def bad_day(nat: str | None = None):
         return fetch(data_api_url(), page=1, results=5, seed="exercise", nat=nat)
 

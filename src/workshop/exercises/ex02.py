@@ -5,8 +5,7 @@ from __future__ import annotations
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
-from ..settings import PREFIX
-from . import _effects, _flows, exercise
+from . import PREFIX, _effects, _flows, exercise
 from ._triggers import STRANGER, describe_scope, event, fires_on, server_model
 
 _SAMPLE = {
@@ -104,7 +103,7 @@ def body_template(answer):
 crash_trigger = EventTrigger(
     expect={"prefect.flow-run.Failed", "prefect.flow-run.Crashed"},
     match={"prefect.resource.id": "prefect.flow-run.*"},
-    match_related={"prefect.resource.role": "flow", "prefect.resource.name": "workshop-*"},
+    match_related={"prefect.resource.role": "flow", "prefect.resource.name": f"{course.prefix}*"},
     posture=Posture.Reactive,
     threshold=1,
 )
@@ -120,7 +119,7 @@ def crash_trigger(answer):
     assert not fires_on(trigger, event("prefect.flow-run.Completed")), f"it fires for runs that Completed too ({scope})"
     assert not fires_on(trigger, event("prefect.flow-run.Failed", flow=STRANGER)), (
         "it fires for flows that are not the course's as well: on a shared server that is everybody's failures. "
-        "Scope it with match_related={'prefect.resource.role': 'flow', 'prefect.resource.name': 'workshop-*'}"
+        f"Scope it with match_related={{'prefect.resource.role': 'flow', 'prefect.resource.name': '{PREFIX}*'}}"
     )
     assert trigger.threshold == 1, f"with threshold={trigger.threshold}, a single crash would not alert: use threshold=1"
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ..settings import PREFIX
-from . import _effects, exercise
+from . import PREFIX, _effects, exercise
 from ._triggers import PRIMARY, STRANGER, as_data, describe_scope, event, fires_on, server_model
 
 COURSE_FAILOVER = f"{PREFIX}failover-on-failure"  # the failover the backup deployment carries (failover_deployments.py)
@@ -99,12 +98,12 @@ def _alert_on_real_failures(trigger, primary: dict, backup: dict) -> None:
         "Start from failover_payload in section 2: the action is the same; only the trigger changes.",
         "The trigger expects your custom event, 'workshop.source.unhealthy'. Its resource is the source; "
         "match_related picks the primary deployment (by id or by name), as before.",
-        "Keep 'type': 'event', 'posture': 'Reactive', 'threshold': 1 in the trigger, and name the automation 'workshop-...'.",
+        "Keep 'type': 'event', 'posture': 'Reactive', 'threshold': 1 in the trigger, and name the automation f\"{course.prefix}...\" (workshop-..., in a classroom workshop-<your name>-...).",
     ],
     solution='''
 # exercise: unhealthy_payload
 unhealthy_payload = {
-    "name": "workshop-failover-on-unhealthy-source",
+    "name": f"{course.prefix}failover-on-unhealthy-source",
     "enabled": True,
     "trigger": {
         "type": "event",

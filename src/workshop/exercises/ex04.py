@@ -12,8 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ..errors import WorkshopError
-from ..settings import PREFIX
-from . import _effects, exercise
+from . import PREFIX, _effects, exercise
 from ._triggers import as_data, describe_scope, event, fires_on, server_model
 from .ex03 import COURSE_FAILOVER
 
@@ -51,7 +50,7 @@ def _notifies(data: dict, block_id, part: str, word: str) -> None:
     solution='''
 # exercise: failover
 failover = Automation(
-    name="workshop-capstone-failover",
+    name=f"{course.prefix}capstone-failover",
     trigger=EventTrigger(
         expect={"prefect.flow-run.Failed"},
         match={"prefect.resource.id": "prefect.flow-run.*"},
@@ -117,7 +116,7 @@ def failed_run_of(deployment):
 
 
 escalation = Automation(
-    name="workshop-capstone-escalation",
+    name=f"{course.prefix}capstone-escalation",
     trigger=SequenceTrigger(triggers=[failed_run_of(primary), failed_run_of(backup)], within=timedelta(minutes=5)),
     actions=[SendNotification(
         block_document_id=block_id,
@@ -157,7 +156,7 @@ def escalation(answer, *, primary, backup, block_id):
     solution='''
 # exercise: recovered
 recovered = Automation(
-    name="workshop-capstone-recovered",
+    name=f"{course.prefix}capstone-recovered",
     trigger=EventTrigger(
         expect={"prefect.flow-run.Completed"},
         match={"prefect.resource.id": "prefect.flow-run.*"},

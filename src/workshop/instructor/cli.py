@@ -1,4 +1,4 @@
-"""`python -m workshop up | status | down | reset | faults | serve | handouts | lab`"""
+"""`python -m workshop up | status | down | reset | faults | serve | handouts | lab | classroom | join | leave`"""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from .. import settings as settings_module
 from ..errors import WorkshopError
 from ..settings import PREFIX, Settings
 from ..supervisor import course
+from . import room
 
 
 def _print_status(rows: list[course.ServiceStatus]) -> None:
@@ -52,7 +53,14 @@ def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
-    what = f"every automation, block and deployment named '{PREFIX}*' on the course's Prefect server, and the inbox's messages"
+    if settings.in_room:
+        what = (f"your automations, blocks and deployments (named '{settings.prefix}*') on the room's Prefect server, "
+                "and your inbox messages; the other learners' stay")
+    elif settings.hosts_room:
+        what = (f"every automation, block and deployment named '{PREFIX}*' on the room's Prefect server, "
+                "every learner's included, and every inbox message")
+    else:
+        what = f"every automation, block and deployment named '{PREFIX}*' on the course's Prefect server, and the inbox's messages"
     if not args.yes:
         if not sys.stdin.isatty():
             print(f"reset deletes {what}. There is no terminal here to ask whether to go ahead: "
@@ -131,16 +139,63 @@ def cmd_lab(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    password = settings.room_password.get_secret_value() if settings.hosts_room else None
     if args.service == "mock-api":
         from ..servers.mock_api import serve
 
         fixture = settings_module.course_path(Path(args.fixture)) if args.fixture else settings.mock_fixture
-        serve(args.port or settings.mock_port, fixture, args.host)
+        serve(args.port or settings.mock_port, fixture, args.host, password)
     else:
         from ..servers.inbox import serve
 
-        serve(args.port or settings.inbox_port, Path(args.database) if args.database else settings.inbox_db, args.host)
+        serve(args.port or settings.inbox_port, Path(args.database) if args.database else settings.inbox_db, args.host,
+              password)
     return 0
+
+
+def cmd_classroom(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action == "up":
+        settings = room.host(settings, address=args.host, new_password=args.new_password,
+                             report=lambda line: print(line, flush=True))
+    elif args.action == "down":
+        stopped, database = room.end(settings)
+        for result in stopped:
+            print(f"Could not stop the {result.title}: {result.error}" if result.error else f"Stopped the {result.title} (pid {result.pid}).")
+        print("Stopped the room's PostgreSQL (its data stays for the next `classroom up`)." if database
+              else "The room's PostgreSQL was not running.")
+        return 1 if any(result.error for result in stopped) else 0
+    if not settings.hosts_room:
+        print("No room runs from this course folder: `python -m workshop classroom up` starts one.")
+        return 1
+    rows = course.status(settings)
+    _print_status(rows)
+    from ..supervisor import postgres
+
+    if settings.database_url and postgres.running(postgres.room_folder(settings)):
+        print(f"OK   {'PostgreSQL (the room' + chr(39) + 's database)':<34} 127.0.0.1:{settings.postgres_port}")
+    print(f"\nPrefect UI: {settings.local_prefect_api_url.removesuffix('/api')}  (user {settings_module.ROOM_USER}, "
+          f"the room's password)\nInbox:      {settings.inbox_url}/  (every learner's messages)")
+    print(f"\nLearners join with:\n\n    {room.join_line(settings)}\n")
+    return 0 if all(row.ok for row in rows) else 1
+
+
+def cmd_join(args: argparse.Namespace, settings: Settings) -> int:
+    joined = room.join(settings, args.room, args.name, mock_port=args.mock_port, inbox_port=args.inbox_port)
+    print(f"Joined the room at {joined.room} as {joined.learner}. From now on every notebook and terminal of this "
+          f"course folder uses the room's Prefect server; what you create is named {joined.prefix}...\n"
+          f"Prefect UI: {joined.local_prefect_api_url.removesuffix('/api')}  (user {settings_module.ROOM_USER}, "
+          f"the room's password)\nYour inbox: {joined.inbox_url}/\n"
+          f"`python -m workshop lab` opens the course; `python -m workshop leave` goes back to this laptop's own server.")
+    return 0
+
+
+def cmd_leave(args: argparse.Namespace, settings: Settings) -> int:
+    if room.leave(settings):
+        print(f"Left the room. This course folder uses its own services again (`python -m workshop up`); "
+              f"what you made in the room ({settings.prefix}*) stays there.")
+        return 0
+    print("This course folder is not in a room.")
+    return 1
 
 
 def parser() -> argparse.ArgumentParser:
@@ -173,6 +228,18 @@ def parser() -> argparse.ArgumentParser:
     handouts.add_argument("destination", help="folder to write learner/ and solved/ into")
     handouts.set_defaults(run=cmd_handouts)
     commands.add_parser("lab", help="start the services and open the course in JupyterLab").set_defaults(run=cmd_lab)
+    classroom = commands.add_parser("classroom", help="run one Prefect server (on PostgreSQL), mock API and inbox for a room")
+    classroom.add_argument("action", choices=["up", "status", "down"])
+    classroom.add_argument("--host", help="up: an address of this machine learners reach (default: 127.0.0.1, this machine only)")
+    classroom.add_argument("--new-password", action="store_true", help="up: a new room password (learners join again)")
+    classroom.set_defaults(run=cmd_classroom)
+    join = commands.add_parser("join", help="work in a room: use its Prefect server, mock API and inbox (the instructor gives the line)")
+    join.add_argument("room", help="the room's address, http://workshop:PASSWORD@HOST:PORT")
+    join.add_argument("--as", dest="name", required=True, help="your name in the room: lowercase letters and digits")
+    join.add_argument("--mock-port", type=int, help="the room's mock API port, if not 4280")
+    join.add_argument("--inbox-port", type=int, help="the room's inbox port, if not 4281")
+    join.set_defaults(run=cmd_join)
+    commands.add_parser("leave", help="leave the room: this course folder uses its own services again").set_defaults(run=cmd_leave)
     return top
 
 

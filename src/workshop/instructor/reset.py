@@ -1,8 +1,9 @@
 """Remove what the course created on the Prefect server, and nothing else.
 
-Everything the notebooks create is named with the course prefix (`workshop-`):
-automations, blocks and deployments. Reset deletes those and empties the inbox;
-flows, runs and anything else on a shared server stay.
+Everything the notebooks create is named with the course prefix (`workshop-`;
+in a room, `workshop-<learner>-`): automations, blocks and deployments. Reset
+deletes those and empties the inbox (a learner's: their own channels); flows,
+runs and anything else on a shared server stay.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from ..notebook.inbox import Inbox
-from ..settings import PREFIX, Settings
+from ..settings import Settings
 
 T = TypeVar("T")
 PAGE = 200  # the most a Prefect server returns per request
@@ -35,15 +36,16 @@ def reset(settings: Settings) -> dict[str, list[str]]:
     from prefect.client.schemas.sorting import AutomationSort, DeploymentSort
 
     removed: dict[str, list[str]] = {"automations": [], "blocks": [], "deployments": []}
-    named = DeploymentFilter(name=DeploymentFilterName(like_=PREFIX))
+    prefix = settings.prefix
+    named = DeploymentFilter(name=DeploymentFilterName(like_=prefix))
     with get_client(sync_client=True) as client:
         # Collect first, then delete: deleting while paging would shift the pages.
         automations = [a for a in _every(lambda at: client.read_automations(limit=PAGE, offset=at, sort=AutomationSort.NAME_ASC))
-                       if a.name.startswith(PREFIX)]
+                       if a.name.startswith(prefix)]
         blocks = [b for b in _every(lambda at: client.read_block_documents(limit=PAGE, offset=at))
-                  if b.name and b.name.startswith(PREFIX)]
+                  if b.name and b.name.startswith(prefix)]
         deployments = [d for d in _every(lambda at: client.read_deployments(
-            deployment_filter=named, limit=PAGE, offset=at, sort=DeploymentSort.NAME_ASC)) if d.name.startswith(PREFIX)]
+            deployment_filter=named, limit=PAGE, offset=at, sort=DeploymentSort.NAME_ASC)) if d.name.startswith(prefix)]
         for automation in automations:
             client.delete_automation(automation.id)
             removed["automations"].append(automation.name)

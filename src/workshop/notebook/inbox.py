@@ -56,7 +56,8 @@ class Inbox(ServiceClient):
     title = "inbox"
 
     def __init__(self, base_url: str | None = None):
-        super().__init__(base_url or settings.current().inbox_url)
+        current = settings.current()
+        super().__init__(base_url or current.inbox_url, auth=current.room_auth)
 
     @property
     def page_url(self) -> str:

@@ -24,7 +24,8 @@ class MockAPI(ServiceClient):
     title = "mock API"
 
     def __init__(self, base_url: str | None = None):
-        super().__init__(base_url or settings.current().mock_url)
+        current = settings.current()
+        super().__init__(base_url or current.mock_url, auth=current.room_auth)
 
     @property
     def primary_url(self) -> str:

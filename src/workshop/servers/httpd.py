@@ -1,5 +1,7 @@
 """HTTP plumbing shared by the mock API and the inbox: a threaded server on
-loopback with JSON helpers, body limits and a clean stop on SIGTERM.
+loopback with JSON helpers, body limits, a clean stop on SIGTERM, and what a
+room adds: each learner's part of a server under `/<learner>/`, and the room's
+password (HTTP basic auth) for what only the room may see or change.
 
 The standard library's server is enough for a few dozen learners on loopback
 and adds no dependency to the services' start-up.
@@ -7,6 +9,8 @@ and adds no dependency to the services' start-up.
 
 from __future__ import annotations
 
+import base64
+import hmac
 import json
 import signal
 import sys
@@ -14,6 +18,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from ..settings import LEARNER_NAME, RESERVED_NAMES, ROOM_USER
 
 MAX_BODY = 1_000_000  # bytes; a notification is a few hundred
 
@@ -29,6 +35,36 @@ class JSONHandler(BaseHTTPRequestHandler):
     @property
     def route(self) -> str:
         return urlsplit(self.path).path
+
+    password: str | None = None  # the room's; None on a laptop, where everything is open to this machine only
+
+    def learner_route(self) -> tuple[str, str]:
+        """The learner whose part of the server the route is in ('' for none), and the route inside it.
+
+        `/ann/api/` is learner ann's `/api/`. A first segment that is not a learner's name, or a route with
+        nothing after it, is the server's own.
+        """
+        route = self.route
+        first, slash, rest = route.lstrip("/").partition("/")
+        if slash and LEARNER_NAME.fullmatch(first) and first not in RESERVED_NAMES:
+            return first, "/" + rest
+        return "", route
+
+    def authorized(self) -> bool:
+        """True if this request may go on; else the 401 that makes a browser ask for the room's password is sent."""
+        if self.password is None:
+            return True
+        kind, _, encoded = self.headers.get("Authorization", "").partition(" ")
+        try:
+            given = base64.b64decode(encoded, validate=True).decode() if kind.lower() == "basic" else ""
+        except ValueError:
+            given = ""
+        if hmac.compare_digest(given.encode(), f"{ROOM_USER}:{self.password}".encode()):
+            return True
+        self.close_connection = True  # an unread body must not be taken for the next request
+        self.send_json(401, {"error": f"This is a room's server: sign in as {ROOM_USER} with the room's password."},
+                       {"WWW-Authenticate": 'Basic realm="workshop room", charset="UTF-8"'})
+        return False
 
     @property
     def query(self) -> dict[str, str]:
@@ -66,8 +102,9 @@ class JSONHandler(BaseHTTPRequestHandler):
         sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
 
-def make_server(handler: type[BaseHTTPRequestHandler], host: str, port: int) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((host, port), handler)
+def make_server(handler: type[JSONHandler], host: str, port: int, password: str | None = None) -> ThreadingHTTPServer:
+    bound = type(handler.__name__, (handler,), {"password": password}) if password else handler
+    server = ThreadingHTTPServer((host, port), bound)
     server.daemon_threads = True
     return server
 

@@ -15,6 +15,11 @@ another notebook or a restart of the inbox sees the same messages.
 | `GET /_workshop/events?after=ID` | the same messages as server-sent events, live |
 | `GET /_workshop/health` | `{"service": "workshop-inbox"}` |
 
+In a room, a learner's channels are under `/<learner>/`, and the same requests
+under that path (`GET /ann/`, `GET /ann/_workshop/messages`, ...) see and clear
+only that learner's messages. Posting stays open (webhooks carry no password);
+reading and deleting take the room's password.
+
 Chat-style bodies (`{"text": "subject\\nbody"}`, as Prefect's Mattermost block
 sends to `/hooks/<token>`) and the course's own `{"subject", "body"}` both get
 a subject and a text, so the page and `Inbox()` show them alike.
@@ -164,19 +169,31 @@ class InboxHandler(JSONHandler):
     do_PATCH = do_POST  # noqa: N815
 
     def do_GET(self) -> None:  # noqa: N802
-        route = self.route
-        if route in ("/", "/index.html"):
-            return self.send_body(200, page(), "text/html; charset=utf-8", {"Cache-Control": "no-store"})
+        learner, route = self.learner_route()
         if route == CONTROL + "health":
             return self.send_json(200, {"service": INBOX_ID})
+        if not self.authorized():
+            return
+        if route in ("/", "/index.html"):
+            return self.send_body(200, page(), "text/html; charset=utf-8", {"Cache-Control": "no-store"})
         if route == CONTROL + "events":
             return self._stream()
         if route == CONTROL + "messages" or route.startswith(CONTROL + "messages/"):
             return self._messages(route)
         if not route.startswith(CONTROL):
-            # A channel's address opened in a browser: show the page, filtered to that channel.
-            return self.send_body(303, b"", "text/plain", {"Location": f"/?channel={route}"})
+            # A channel's address opened in a browser: show the page (the learner's), filtered to that channel.
+            home = f"/{learner}/" if learner else "/"
+            return self.send_body(303, b"", "text/plain", {"Location": f"{home}?channel={self.route}"})
         self.send_json(404, {"error": f"No {route}: the inbox page is at /, its messages at {CONTROL}messages."})
+
+    def _channel(self) -> str | None:
+        """The channel the request asks about: within the learner's own part of the inbox, in a room."""
+        learner, _ = self.learner_route()
+        asked = self.query.get("channel")
+        if not learner:
+            return asked
+        own = f"/{learner}"
+        return asked if asked and (asked == own or asked.startswith(own + "/")) else own
 
     def _messages(self, route: str) -> None:
         try:
@@ -184,7 +201,7 @@ class InboxHandler(JSONHandler):
             one = int(route.rsplit("/", 1)[1]) if route.startswith(CONTROL + "messages/") else None
         except ValueError:
             return self.send_json(400, {"error": "after and message ids are whole numbers"})
-        found = self.store.list(after, self.query.get("channel"), one)
+        found = self.store.list(after, self._channel(), one)
         if one is None:
             return self.send_json(200, found)
         if found:
@@ -196,7 +213,7 @@ class InboxHandler(JSONHandler):
             after = int(self.headers.get("Last-Event-ID") or self.query.get("after") or 0)
         except ValueError:
             return self.send_json(400, {"error": "after is a message id (a whole number)"})
-        channel = self.query.get("channel")
+        channel = self._channel()
         self.close_connection = True
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -219,16 +236,18 @@ class InboxHandler(JSONHandler):
             pass  # the page was closed
 
     def do_DELETE(self) -> None:  # noqa: N802
-        if self.route != CONTROL + "messages":
+        if not self.authorized():
+            return
+        if self.learner_route()[1] != CONTROL + "messages":
             return self.send_json(404, {"error": f"DELETE {CONTROL}messages empties the inbox"})
-        self.send_json(200, {"deleted": self.store.clear(self.query.get("channel"))})
+        self.send_json(200, {"deleted": self.store.clear(self._channel())})
 
 
-def make_inbox_server(port: int, database: Path, host: str = HOST):
+def make_inbox_server(port: int, database: Path, host: str = HOST, password: str | None = None):
     handler = type("BoundInboxHandler", (InboxHandler,), {"store": MessageStore(database)})
-    return make_server(handler, host, port)
+    return make_server(handler, host, port, password)
 
 
-def serve(port: int, database: Path, host: str = HOST) -> None:
-    server = make_inbox_server(port, database, host)
+def serve(port: int, database: Path, host: str = HOST, password: str | None = None) -> None:
+    server = make_inbox_server(port, database, host, password)
     serve_until_stopped(server, f"notification inbox on http://{host}:{port}/ ({database})")

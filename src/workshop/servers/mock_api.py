@@ -7,6 +7,9 @@ Two sites run in one process, each with its own URL and its own faults:
 
 `GET <site>` takes randomuser.me's parameters: results (1..5000), page, seed,
 nat, gender, inc, exc, noinfo. Control endpoints live under `/_workshop/`.
+In a room, each learner has both sites and their own faults and counts under
+`/<learner>/` (`/ann/api/`, `/ann/_workshop/faults`), and changing faults
+takes the room's password.
 Run it with `python -m workshop serve mock-api --port 4280 [--fixture FILE]`; the
 course starts it for you. In a notebook, use `MockAPI()` to change faults.
 """
@@ -18,7 +21,7 @@ import re
 import secrets
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from ..errors import WorkshopError
@@ -92,16 +95,26 @@ class MockState:
         self.fixture_path = fixture_path
         self.nationalities = recording.nationalities(fixture) if fixture else sorted(NATIONALITIES)
         self.lock = threading.Lock()
-        self.draws = {site: FaultDraw(Faults()) for site in SITES}
-        self.stats = {site: Counter() for site in SITES}
+        # Per learner ('' on a laptop): one learner's outage is nobody else's.
+        self.draws: defaultdict[str, dict[str, FaultDraw]] = defaultdict(self.healthy)
+        self.stats: defaultdict[str, dict[str, Counter]] = defaultdict(self.no_stats)
 
-    def outcome(self, site: str) -> tuple[str, FaultDraw]:
+    @staticmethod
+    def healthy() -> dict[str, FaultDraw]:
+        return {site: FaultDraw(Faults()) for site in SITES}
+
+    @staticmethod
+    def no_stats() -> dict[str, Counter]:
+        return {site: Counter() for site in SITES}
+
+    def outcome(self, learner: str, site: str) -> tuple[str, FaultDraw, int]:
+        """What this request gets, the draw it came from, and how many server errors the site gave before."""
         with self.lock:
-            draw = self.draws[site]
+            draw, stats = self.draws[learner][site], self.stats[learner][site]
             outcome = draw.next()
-            self.stats[site]["requests"] += 1
-            self.stats[site][outcome] += 1
-            return outcome, draw
+            stats["requests"] += 1
+            stats[outcome] += 1
+            return outcome, draw, stats["server_error"]
 
     def spoil(self, draw: FaultDraw, users: list[dict]) -> list[dict]:
         with self.lock:
@@ -114,25 +127,28 @@ class MockHandler(JSONHandler):
     state: MockState  # set on the subclass made by `make_mock_server`
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-        route = self.route
+        learner, route = self.learner_route()
         for site, pattern in _SITE_ROUTES.items():
             if pattern.match(route):
-                return self._serve_users(site)
+                return self._serve_users(learner, site)
         if route == "/_workshop/health":
             return self.send_json(200, {"service": MOCK_API_ID, "sites": SITES, "fixture": self.state.fixture_path,
                                         "nationalities": self.state.nationalities})
         if route == "/_workshop/faults":
             with self.state.lock:
-                return self.send_json(200, {site: d.faults.to_dict() for site, d in self.state.draws.items()})
+                return self.send_json(200, {site: d.faults.to_dict() for site, d in self.state.draws[learner].items()})
         if route == "/_workshop/stats":
             with self.state.lock:
-                return self.send_json(200, {site: dict(c) for site, c in self.state.stats.items()})
+                return self.send_json(200, {site: dict(c) for site, c in self.state.stats[learner].items()})
         if route == "/":
             return self.send_json(200, {"service": MOCK_API_ID, "sites": SITES, "control": "/_workshop/faults"})
         self.send_json(404, {"error": f"No such endpoint {route!r}; the API is at {', '.join(SITES.values())}"})
 
     def do_PUT(self) -> None:  # noqa: N802
-        match = re.fullmatch(r"/_workshop/faults/(\w+)", self.route)
+        if not self.authorized():
+            return
+        learner, route = self.learner_route()
+        match = re.fullmatch(r"/_workshop/faults/(\w+)", route)
         if not match or match.group(1) not in SITES:
             return self.send_json(404, {"error": f"PUT /_workshop/faults/<site>, with site one of {', '.join(SITES)}"})
         try:
@@ -148,28 +164,31 @@ class MockHandler(JSONHandler):
         except (ValueError, WorkshopError) as exc:
             return self.send_json(400, {"error": str(exc)})
         with self.state.lock:
-            self.state.draws[match.group(1)] = FaultDraw(faults)
+            self.state.draws[learner][match.group(1)] = FaultDraw(faults)
         self.send_json(200, faults.to_dict())
 
     def do_DELETE(self) -> None:  # noqa: N802
+        if not self.authorized():
+            return
+        learner, route = self.learner_route()
         with self.state.lock:
-            if self.route == "/_workshop/faults":
-                self.state.draws = {site: FaultDraw(Faults()) for site in SITES}
-            elif self.route == "/_workshop/stats":
-                self.state.stats = {site: Counter() for site in SITES}
+            if route == "/_workshop/faults":
+                self.state.draws[learner] = self.state.healthy()
+            elif route == "/_workshop/stats":
+                self.state.stats[learner] = self.state.no_stats()
             else:
                 return self.send_json(404, {"error": "DELETE /_workshop/faults or /_workshop/stats"})
         self.send_json(200, {"ok": True})
 
-    def _serve_users(self, site: str) -> None:
-        outcome, draw = self.state.outcome(site)
+    def _serve_users(self, learner: str, site: str) -> None:
+        outcome, draw, server_errors = self.state.outcome(learner, site)
         faults = draw.faults
         if faults.latency:
             time.sleep(faults.latency)
         if outcome == "outage":
             return self.send_body(503, b"503 Service Unavailable", "text/plain; charset=utf-8")
         if outcome == "server_error":
-            status = 500 if self.state.stats[site]["server_error"] % 2 else 503
+            status = 500 if server_errors % 2 else 503
             return self.send_body(status, f"{status} Server Error".encode(), "text/plain; charset=utf-8")
         if outcome == "rate_limit":
             return self.send_json(429, {"error": "Too many requests"}, {"Retry-After": str(faults.retry_after)})
@@ -186,13 +205,13 @@ class MockHandler(JSONHandler):
         self.send_body(200, body, "application/json; charset=utf-8")
 
 
-def make_mock_server(port: int, fixture_path: str | Path | None = None, host: str = HOST):
+def make_mock_server(port: int, fixture_path: str | Path | None = None, host: str = HOST, password: str | None = None):
     fixture = recording.load(Path(fixture_path)) if fixture_path else None
     state = MockState(fixture, str(fixture_path) if fixture_path else None)
-    return make_server(type("BoundMockHandler", (MockHandler,), {"state": state}), host, port)
+    return make_server(type("BoundMockHandler", (MockHandler,), {"state": state}), host, port, password)
 
 
-def serve(port: int, fixture: Path | None = None, host: str = HOST) -> None:
-    server = make_mock_server(port, fixture, host)
+def serve(port: int, fixture: Path | None = None, host: str = HOST, password: str | None = None) -> None:
+    server = make_mock_server(port, fixture, host, password)
     source = f"replaying {fixture}" if fixture else "generated users"
     serve_until_stopped(server, f"mock randomuser API on http://{host}:{port}/api/ ({source})")

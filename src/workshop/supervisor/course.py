@@ -17,11 +17,11 @@ from pathlib import Path
 
 import requests
 
-from ..errors import WorkshopError
+from ..errors import ServiceError, WorkshopError
 from ..servers import INBOX_ID, MOCK_API_ID, MOCK_SITES
 from ..settings import HOST, Settings
 from . import prefect_server, process
-from .service import Report, ServiceSpec, check, check_url, ensure, silent
+from .service import Health, Report, ServiceSpec, check, check_url, ensure, silent
 
 RUNNER = "deployments"
 START_TIMEOUT = 180.0  # the longest a start may wait for another one (a first Prefect start is ~15 s)
@@ -44,8 +44,16 @@ def _runner_answers(response: requests.Response) -> bool:
         return False
 
 
+def _room_options(settings: Settings) -> tuple[list[str], dict[str, str]]:
+    """What a room adds to the mock API's and the inbox's start: the address to listen on, the password."""
+    if not settings.hosts_room:
+        return [], {}
+    return ["--host", settings.host], {"WORKSHOP_ROOM_PASSWORD": settings.room_password.get_secret_value()}
+
+
 def mock_spec(settings: Settings) -> ServiceSpec:
-    command = [sys.executable, "-m", "workshop", "serve", "mock-api", "--port", str(settings.mock_port)]
+    options, secrets = _room_options(settings)
+    command = [sys.executable, "-m", "workshop", "serve", "mock-api", "--port", str(settings.mock_port), *options]
     if settings.mock_fixture:
         command += ["--fixture", str(settings.mock_fixture)]
     return ServiceSpec(
@@ -57,10 +65,12 @@ def mock_spec(settings: Settings) -> ServiceSpec:
         health_url=f"{settings.mock_url}/_workshop/health",
         is_ours=_identifies_as(MOCK_API_ID),
         command=command,
+        secret_env=secrets,
     )
 
 
 def inbox_spec(settings: Settings) -> ServiceSpec:
+    options, secrets = _room_options(settings)
     return ServiceSpec(
         name="inbox",
         title="notification inbox",
@@ -70,7 +80,8 @@ def inbox_spec(settings: Settings) -> ServiceSpec:
         health_url=f"{settings.inbox_url}/_workshop/health",
         is_ours=_identifies_as(INBOX_ID),
         command=[sys.executable, "-m", "workshop", "serve", "inbox", "--port", str(settings.inbox_port),
-                 "--database", str(settings.inbox_db)],
+                 "--database", str(settings.inbox_db), *options],
+        secret_env=secrets,
     )
 
 
@@ -100,7 +111,9 @@ def runner_spec(settings: Settings, script: Path, prefect_api_url: str) -> Servi
 
 
 def local_specs(settings: Settings) -> list[ServiceSpec]:
-    """The services this course runs itself (the Prefect server only without PREFECT_API_URL)."""
+    """The services this course runs itself (the Prefect server only without PREFECT_API_URL; none in a room)."""
+    if settings.in_room:
+        return []
     specs = [mock_spec(settings), inbox_spec(settings)]
     if settings.external_prefect_api_url is None:
         specs.insert(0, prefect_server.local_spec(settings))
@@ -119,9 +132,12 @@ class Course:
     inbox_url: str  # the inbox page, to keep open in a browser tab
     external_prefect: bool
     started: list[str] = field(default_factory=list)
+    learner: str | None = None  # in a room: whose part of it this is
+    prefix: str = "workshop-"  # what everything this learner creates is named with
 
     def _repr_markdown_(self) -> str:
-        where = "your PREFECT_API_URL" if self.external_prefect else "local, started by the course"
+        where = ("your PREFECT_API_URL" if self.external_prefect else
+                 f"the room's, shared: you are **{self.learner}**" if self.learner else "local, started by the course")
         rows = [
             ("Prefect UI", self.prefect_ui_url, where),
             ("Prefect API", self.prefect_api_url, "PREFECT_API_URL for this kernel"),
@@ -130,6 +146,8 @@ class Course:
             ("Inbox", self.inbox_url, "where notifications land: open it beside the UI"),
         ]
         started = f"Started now: {', '.join(self.started)}." if self.started else "All services were already running."
+        if self.learner:
+            started = f"In the room, everything you create is named `{self.prefix}...`; the inbox shows only yours."
         table = "\n".join(f"| {name} | [{url}]({url}) | {note} |" for name, url, note in rows)
         return f"| service | URL | |\n| --- | --- | --- |\n{table}\n\n{started}"
 
@@ -145,6 +163,8 @@ def course_for(settings: Settings, started: list[str] | None = None) -> Course:
         inbox_url=f"{settings.inbox_url}/",
         external_prefect=settings.external_prefect_api_url is not None,
         started=started or [],
+        learner=settings.learner if settings.in_room else None,
+        prefix=settings.prefix,
     )
 
 
@@ -156,6 +176,9 @@ def up(settings: Settings, report: Report = silent) -> Course:
         recording.load(settings.mock_fixture)  # a broken recording is reported before anything starts
     if settings.external_prefect_api_url:
         prefect_server.require_external(settings)
+    if settings.in_room:
+        require_room(settings)
+        return course_for(settings)
     started = []
     with process.exclusive(settings.run_dir, timeout=START_TIMEOUT, what="starting the course's services"):
         for spec in local_specs(settings):
@@ -178,6 +201,39 @@ def stop_runner(settings: Settings) -> bool:
         return record is not None and process.stop(record, settings.run_dir)
 
 
+def room_specs(settings: Settings) -> list[ServiceSpec]:
+    """The room's services as a learner reaches them (to check, never to start)."""
+    return [prefect_server.local_spec(settings), mock_spec(settings), inbox_spec(settings)]
+
+
+def require_room(settings: Settings) -> None:
+    """The room's services answer, and take this learner's password; else say what to do."""
+    for spec in room_specs(settings):
+        health = check_remote(spec)
+        if not health.ok:
+            raise ServiceError(
+                f"The room's {spec.title} does not answer at {spec.url} ({health.detail}). Is the room up "
+                "(`python -m workshop classroom status` on the instructor's machine), and is its address right? "
+                "To work on this laptop alone again: `python -m workshop leave`."
+            )
+    try:
+        answer = requests.get(f"{settings.local_prefect_api_url}/admin/version", auth=settings.room_auth, timeout=10)
+    except requests.RequestException as trouble:
+        raise ServiceError(f"The room's Prefect server at {settings.local_prefect_api_url} stopped answering: {trouble}") from None
+    if answer.status_code == 401:
+        raise ServiceError("The room's Prefect server refuses this course folder's password: join again with the line "
+                           "the instructor gives (`python -m workshop join ...`).")
+
+
+def check_remote(spec: ServiceSpec) -> Health:
+    """A room service's health, from a learner's machine: answering as itself, or not."""
+    try:
+        response = requests.get(spec.health_url, timeout=5)
+    except requests.RequestException as trouble:
+        return Health("down", f"no answer: {type(trouble).__name__}")
+    return Health("healthy") if spec.is_ours(response) else Health("foreign", f"HTTP {response.status_code}, not the course's")
+
+
 @dataclass(frozen=True)
 class ServiceStatus:
     name: str
@@ -198,6 +254,10 @@ class ServiceStatus:
 def status(settings: Settings) -> list[ServiceStatus]:
     """Each service: where the course's own process runs (whatever this terminal's settings), or what the port holds."""
     rows = []
+    if settings.in_room:
+        for spec in room_specs(settings):
+            health = check_remote(spec)
+            rows.append(ServiceStatus(spec.name, f"room's {spec.title}", spec.url, health.state, health.detail, None))
     if settings.external_prefect_api_url:
         health = prefect_server.check_external(settings)
         rows.append(ServiceStatus("prefect", "Prefect server (PREFECT_API_URL)", settings.external_prefect_api_url,

@@ -26,15 +26,22 @@ def _answers_health(response: requests.Response) -> bool:
 
 
 def local_spec(settings: Settings) -> ServiceSpec:
+    secrets = {}
+    if settings.database_url:
+        secrets["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = settings.database_url.get_secret_value()
+    if settings.hosts_room:
+        # Basic auth for the room; /api/health and /api/ready stay open (checked in 3.9.1), which `status` uses.
+        secrets["PREFECT_SERVER_API_AUTH_STRING"] = secrets["PREFECT_API_AUTH_STRING"] = settings.auth_string
     return ServiceSpec(
         name="prefect",
         title="Prefect server",
         port=settings.prefect_port,
         port_variable="WORKSHOP_PREFECT_PORT",
-        url=f"http://{HOST}:{settings.prefect_port}",
+        url=settings.local_prefect_api_url.removesuffix("/api"),
         health_url=f"{settings.local_prefect_api_url}/health",
         is_ours=_answers_health,
-        command=[sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(settings.prefect_port)],
+        command=[sys.executable, "-m", "prefect", "server", "start", "--host", settings.host,
+                 "--port", str(settings.prefect_port)],
         own_env={
             "PREFECT_HOME": str(settings.prefect_home),
             "PREFECT_API_URL": settings.local_prefect_api_url,
@@ -46,10 +53,7 @@ def local_spec(settings: Settings) -> ServiceSpec:
             "PREFECT_SERVER_SERVICES_FOREMAN_LOOP_SECONDS": "5",
             "PREFECT_SERVER_SERVICES_FOREMAN_DEPLOYMENT_LAST_POLLED_TIMEOUT_SECONDS": "15",
         },
-        secret_env=(
-            {"PREFECT_SERVER_DATABASE_CONNECTION_URL": settings.database_url.get_secret_value()}
-            if settings.database_url else {}
-        ),
+        secret_env=secrets,
         # A first start creates the database: about 15 s on a 2-core machine.
         start_timeout=120.0,
         start_note=f"the first start creates its database{' in PostgreSQL' if settings.database_url else ''}: about 15 s",

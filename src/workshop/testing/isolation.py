@@ -20,7 +20,8 @@ from pathlib import Path
 from ..settings import HOST
 
 FORGET = ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE", "PREFECT_UI_URL", "WORKSHOP_API_URL", "WORKSHOP_MOCK_FIXTURE",
-          "WORKSHOP_DATABASE_URL")
+          "WORKSHOP_DATABASE_URL", "WORKSHOP_ROOM", "WORKSHOP_LEARNER", "WORKSHOP_ROOM_PASSWORD", "WORKSHOP_HOST",
+          "PREFECT_API_AUTH_STRING")
 
 
 def free_port() -> int:
@@ -41,6 +42,7 @@ def enter(prefix: str = "workshop-") -> Path:
         WORKSHOP_MOCK_PORT=str(free_port()),
         WORKSHOP_INBOX_PORT=str(free_port()),
         WORKSHOP_RUNNER_PORT=str(free_port()),
+        WORKSHOP_POSTGRES_PORT=str(free_port()),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
     )
     return home

@@ -1,0 +1,138 @@
+"""A room: one Prefect server (on PostgreSQL), mock API and inbox for every learner of a workshop.
+
+The instructor's `classroom up` writes the room's settings to the course
+folder's room file (the password, the address to listen on, the database) and
+starts the services with them; `classroom down` stops them and removes the
+file, so the folder is a laptop course again. A learner's `join` checks the
+room, then writes the room's address, the password and the learner's name to
+their own room file; `leave` removes it. The room file is read by
+`settings.load()` after the environment, so every terminal and kernel of the
+folder agrees.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
+
+from .. import settings as settings_module
+from ..errors import SettingsError, WorkshopError
+from ..settings import PORT_DEFAULTS, ROOM_USER, Settings, variable
+from ..supervisor import course, postgres
+from ..supervisor.service import Report, silent
+
+
+def write_room_file(settings: Settings, values: dict[str, str]) -> None:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    lines = [f"# Written by `python -m workshop {'join' if 'WORKSHOP_ROOM' in values else 'classroom up'}`; "
+             f"`python -m workshop {'leave' if 'WORKSHOP_ROOM' in values else 'classroom down'}` removes it."]
+    lines += [f"{name}='{value}'" for name, value in values.items()]
+    settings.room_file.touch(mode=0o600)  # it holds the room's password
+    settings.room_file.write_text("\n".join(lines) + "\n")
+
+
+def _room_password(settings: Settings, new: bool) -> str:
+    """The room's password: kept in the course folder between `classroom up`s, so join lines stay valid."""
+    kept = settings.home / "room-password"
+    if kept.is_file() and not new:
+        return kept.read_text().strip()
+    password = secrets.token_urlsafe(9)
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.touch(mode=0o600)
+    kept.write_text(password + "\n")
+    return password
+
+
+def _checked_address(host: str) -> str:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise WorkshopError(f"--host {host}: give an IP address of this machine that learners reach, e.g. 192.168.1.10 "
+                            "(`hostname -I` lists them), or leave it out to keep the room on 127.0.0.1.") from None
+    if address.is_unspecified:
+        raise WorkshopError(f"--host {host} would listen everywhere, and the Prefect UI needs the one address learners "
+                            "use: name it, e.g. 192.168.1.10 (`hostname -I` lists them).")
+    return host
+
+
+def host(settings: Settings, *, address: str | None, new_password: bool, report: Report = silent) -> Settings:
+    """Start (or keep running) the room's services; returns the room's settings."""
+    if settings.in_room:
+        raise WorkshopError("This course folder has joined a room as a learner: `python -m workshop leave` first.")
+    values = {"WORKSHOP_ROOM_PASSWORD": _room_password(settings, new_password),
+              "WORKSHOP_HOST": _checked_address(address or settings.host)}
+    if settings.database_url is None:
+        if postgres.binaries() is None:
+            raise WorkshopError(f"A room's Prefect server keeps its data in PostgreSQL. {postgres.INSTALL_HINT} "
+                                "Or give one: export WORKSHOP_DATABASE_URL=postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
+        values["WORKSHOP_DATABASE_URL"] = postgres.ensure_room_database(settings, report)
+    write_room_file(settings, values)
+    room = settings_module.reload()
+    course.up(room, report)
+    return room
+
+
+def end(settings: Settings) -> tuple[list[course.Stopped], bool]:
+    """Stop the room's services and its PostgreSQL; the course folder is a laptop course again."""
+    stopped = course.down(settings)
+    database_stopped = postgres.stop(postgres.room_folder(settings)) if postgres.binaries() else False
+    if settings.hosts_room:
+        settings.room_file.unlink(missing_ok=True)
+    return stopped, database_stopped
+
+
+def join_line(settings: Settings) -> str:
+    """The one line a learner runs to join this room."""
+    password = settings.room_password.get_secret_value()
+    line = f"python -m workshop join http://{ROOM_USER}:{password}@{settings.host}:{settings.prefect_port} --as YOUR_NAME"
+    for name in ("mock_port", "inbox_port"):
+        if getattr(settings, name) != PORT_DEFAULTS[name]:
+            line += f" --{name.replace('_', '-')} {getattr(settings, name)}"
+    return line
+
+
+def join(settings: Settings, room_url: str, name: str, *, mock_port: int | None = None,
+         inbox_port: int | None = None) -> Settings:
+    """Check the room answers and takes the password, then make this course folder a learner of it."""
+    if settings.hosts_room:
+        raise WorkshopError("This course folder runs a room: a learner joins from their own folder "
+                            "(`python -m workshop classroom down` ends the room here).")
+    parts = urlsplit(room_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or not parts.password or not parts.port:
+        raise WorkshopError(f"{room_url!r} is not a room's join address: copy the whole line the instructor gives, "
+                            f"e.g. python -m workshop join http://{ROOM_USER}:PASSWORD@10.0.0.5:4200 --as ann")
+    values = {
+        "WORKSHOP_ROOM": f"{parts.scheme}://{parts.hostname}",
+        "WORKSHOP_LEARNER": name,
+        "WORKSHOP_ROOM_PASSWORD": parts.password,
+        "WORKSHOP_PREFECT_PORT": str(parts.port),
+    }
+    for field, port in (("mock_port", mock_port), ("inbox_port", inbox_port)):
+        if port:
+            values[variable(field)] = str(port)
+    try:
+        room = Settings(**_as_fields(values))
+    except ValidationError as invalid:
+        raise SettingsError(settings_module.explain(invalid)) from None
+    values["WORKSHOP_LEARNER"] = room.learner  # as checked: lowercase
+    course.require_room(room)
+    course.down(settings)  # the laptop's own services: the room's replace them
+    write_room_file(settings, values)
+    return settings_module.reload()
+
+
+def _as_fields(values: dict[str, str]) -> dict[str, str]:
+    fields = {variable(field): field for field in Settings.model_fields}
+    return {fields[name]: value for name, value in values.items()}
+
+
+def leave(settings: Settings) -> bool:
+    """Make this course folder a laptop course again. True if it was in a room."""
+    if not settings.in_room:
+        return False
+    course.stop_runner(settings)
+    settings.room_file.unlink(missing_ok=True)
+    return True

@@ -1,0 +1,160 @@
+"""A room, as an instructor and learners use it: `classroom up` on PostgreSQL, learners `join` with the printed
+line, run notebooks 02 and 03 at the same time in their own kernels, and see only their own alerts and backups."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import nbformat
+import pytest
+import requests
+from nbclient import NotebookClient
+
+from workshop import settings as settings_module
+from workshop.supervisor import postgres
+
+from .test_real_use import ROOT, cli, ports_free, private_course
+
+pytestmark = pytest.mark.skipif(postgres.binaries() is None, reason=postgres.INSTALL_HINT)
+LEARNERS = ("ann", "bob", "cy")
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory):
+    """The instructor's course folder with a room up; yields (environment, join line)."""
+    from workshop.testing.isolation import free_port
+
+    env = private_course(tmp_path_factory.mktemp("instructor"), WORKSHOP_POSTGRES_PORT=str(free_port()))
+    home = Path(env["WORKSHOP_HOME"])
+    try:
+        up = cli(env, "classroom", "up", timeout=300)
+        assert up.returncode == 0, up.stdout + up.stderr
+        line = re.search(r"python -m workshop join (\S+) --as YOUR_NAME(.*)", up.stdout)
+        assert line, up.stdout
+        yield env, line.group(1), line.group(2).split()
+    finally:
+        down = cli(env, "classroom", "down", timeout=120)
+        shutil.rmtree(postgres.room_folder(settings_module.Settings(home=home)), ignore_errors=True)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert ports_free(env) and not (home / "room.env").exists()
+
+
+def learner_folder(tmp_path: Path, name: str) -> dict[str, str]:
+    """A learner's own course folder; the room's ports come from the join line, not from this test's course."""
+    return {key: value for key, value in private_course(tmp_path / name).items()
+            if key not in ("WORKSHOP_PREFECT_PORT", "WORKSHOP_MOCK_PORT", "WORKSHOP_INBOX_PORT")}
+
+
+def learner_env(room, tmp_path: Path, name: str) -> dict[str, str]:
+    """A learner who joined the room with the instructor's line."""
+    _, address, options = room
+    learner = learner_folder(tmp_path, name)
+    joined = cli(learner, "join", address, "--as", name, *options)
+    assert joined.returncode == 0, joined.stdout + joined.stderr
+    return learner
+
+
+def room_api(room) -> tuple[str, tuple[str, str]]:
+    env, address, _ = room
+    password = re.search(r"://workshop:([^@]+)@", address).group(1)
+    return f"http://127.0.0.1:{env['WORKSHOP_PREFECT_PORT']}/api", ("workshop", password)
+
+
+def names_on_server(room, prefix: str) -> dict[str, list[str]]:
+    api, auth = room_api(room)
+    automations = requests.post(f"{api}/automations/filter", json={"limit": 200}, auth=auth, timeout=30).json()
+    blocks = requests.post(f"{api}/block_documents/filter", json={"limit": 200}, auth=auth, timeout=30).json()
+    deployments = requests.post(f"{api}/deployments/filter", json={"limit": 200}, auth=auth, timeout=30).json()
+    return {kind: sorted(item["name"] for item in found if (item["name"] or "").startswith(prefix))
+            for kind, found in (("automations", automations), ("blocks", blocks), ("deployments", deployments))}
+
+
+def test_the_room_asks_for_its_password_and_refuses_a_wrong_one(room, tmp_path):
+    env, address, options = room
+    api, auth = room_api(room)
+    inbox = f"http://127.0.0.1:{env['WORKSHOP_INBOX_PORT']}"
+    assert requests.get(f"{api}/health", timeout=10).json() is True  # health stays open, for `status`
+    assert requests.post(f"{api}/flows/filter", json={}, timeout=10).status_code == 401
+    assert requests.post(f"{api}/flows/filter", json={}, auth=auth, timeout=10).status_code == 200
+    assert requests.get(f"{inbox}/_workshop/messages", timeout=10).status_code == 401
+    assert requests.get(f"{inbox}/ann/", timeout=10).headers.get("WWW-Authenticate", "").startswith("Basic")
+    assert requests.post(f"{inbox}/zed/alerts", json={"subject": "a webhook needs no password"}, timeout=10).ok
+
+    learner = learner_folder(tmp_path, "mallory")
+    wrong = cli(learner, "join", address.replace(auth[1], "not-the-password"), "--as", "mallory", *options)
+    assert wrong.returncode == 2 and "refuses this course folder's password" in wrong.stderr, wrong.stderr
+    bad_name = cli(learner, "join", address, "--as", "mal-lory", *options)
+    assert bad_name.returncode == 2 and "lowercase letters and digits" in bad_name.stderr, bad_name.stderr
+    assert not (Path(learner["WORKSHOP_HOME"]) / "room.env").exists()
+
+
+def run_notebook(name: str, folder: Path, env: dict[str, str]) -> str:
+    notebook = nbformat.read(folder / name, as_version=4)
+    NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute(env=env)
+    return "\n".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
+
+
+def test_three_learners_run_notebooks_02_and_03_at_once_and_each_sees_only_their_own(room, tmp_path):
+    learners = {name: learner_env(room, tmp_path, name) for name in LEARNERS}
+    status = cli(learners["ann"], "status")
+    assert status.returncode == 0 and "/ann/" in status.stdout, status.stdout
+
+    results: dict[str, str | BaseException] = {}
+
+    def learn(name: str) -> None:
+        folder = tmp_path / name / "notebooks"
+        shutil.copytree(ROOT / "notebooks", folder, ignore=shutil.ignore_patterns("output", ".ipynb_checkpoints"))
+        try:
+            results[name] = "".join(run_notebook(notebook, folder, learners[name])
+                                    for notebook in ("02_failure_notifications.ipynb", "03_event_driven_redeploy.ipynb"))
+        except BaseException as failed:  # reported below, per learner
+            results[name] = failed
+
+    threads = [threading.Thread(target=learn, args=(name,)) for name in LEARNERS]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=1800)
+    failed = {name: result for name, result in results.items() if isinstance(result, BaseException)}
+    assert not failed and len(results) == len(LEARNERS), failed
+
+    # Every message in the room's inbox is in the channel of the learner whose flows it is about.
+    env, _, _ = room
+    _, auth = room_api(room)
+    messages = requests.get(f"http://127.0.0.1:{env['WORKSHOP_INBOX_PORT']}/_workshop/messages", auth=auth, timeout=30).json()
+    about = [(m["path"], m["body"]) for m in messages if not m["path"].startswith("/zed/")]
+    assert len(about) > 30
+    for path, body in about:
+        owner = path.split("/")[1]
+        others = [name for name in LEARNERS if name != owner and f"workshop-{name}-" in body]
+        assert owner in LEARNERS and not others, f"{path} got a message about {others}: {body[:300]}"
+    for name in LEARNERS:
+        assert sum(path.startswith(f"/{name}/") for path, _ in about) > 10, f"{name} received too few alerts"
+
+    # Each learner's backup runs were started by their own failover only.
+    api, auth = room_api(room)
+    for name in LEARNERS:
+        runs = requests.post(f"{api}/flow_runs/filter", auth=auth, timeout=30, json={
+            "deployments": {"name": {"any_": [f"workshop-{name}-backup"]}}, "limit": 50}).json()
+        starters = {run["created_by"]["display_value"] for run in runs if run.get("created_by")}
+        assert runs and all(starter.startswith(f"workshop-{name}-") for starter in starters), (name, starters)
+
+    # Ann starts over: her objects and messages go, Bob's and Cy's stay.
+    before = {name: names_on_server(room, f"workshop-{name}-") for name in LEARNERS}
+    assert all(before[name]["automations"] and before[name]["deployments"] for name in LEARNERS), before
+    reset = cli(learners["ann"], "reset", "--yes")
+    assert reset.returncode == 0, reset.stdout + reset.stderr
+    assert names_on_server(room, "workshop-ann-") == {"automations": [], "blocks": [], "deployments": []}
+    for name in ("bob", "cy"):
+        assert names_on_server(room, f"workshop-{name}-") == before[name]
+    left = requests.get(f"http://127.0.0.1:{env['WORKSHOP_INBOX_PORT']}/_workshop/messages", auth=auth, timeout=30).json()
+    assert not [m for m in left if m["path"].startswith("/ann/")]
+    assert [m for m in left if m["path"].startswith("/bob/")]
+
+    for learner in learners.values():
+        assert cli(learner, "down").returncode == 0  # each learner's deployment runner
+        left_room = cli(learner, "leave")
+        assert left_room.returncode == 0 and not (Path(learner["WORKSHOP_HOME"]) / "room.env").exists()
