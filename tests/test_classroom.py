@@ -118,8 +118,8 @@ def test_three_learners_run_notebooks_02_and_03_at_once_and_each_sees_only_their
         thread.start()
     for thread in threads:
         thread.join(timeout=1800)
-    failed = {name: result for name, result in results.items() if isinstance(result, BaseException)}
-    assert not failed and len(results) == len(LEARNERS), failed
+    failed = {name: str(result)[-2000:] for name, result in results.items() if isinstance(result, BaseException)}
+    assert not failed and len(results) == len(LEARNERS), "\n\n".join(f"{name}: {error}" for name, error in failed.items())
 
     # Every message in the room's inbox is in the channel of the learner whose flows it is about.
     env, _, _ = room

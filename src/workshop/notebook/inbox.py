@@ -75,7 +75,7 @@ class Inbox(ServiceClient):
         block = CustomWebhookNotificationBlock(
             name="course inbox", url=self.url(channel), json_data={"subject": "{{subject}}", "body": "{{body}}"}
         )
-        return await block.asave(name or f"{settings.PREFIX}inbox", overwrite=True)
+        return await block.asave(name or f"{settings.current().prefix}inbox", overwrite=True)
 
     def messages(self, after: int = 0, channel: str | None = None) -> list[Message]:
         """The messages with an id above `after` (all by default), oldest first; one channel's if given."""
