@@ -172,7 +172,8 @@ def cmd_classroom(args: argparse.Namespace, settings: Settings) -> int:
     from ..supervisor import postgres
 
     if settings.database_url and postgres.running(postgres.room_folder(settings)):
-        print(f"OK   {'PostgreSQL (the room' + chr(39) + 's database)':<34} 127.0.0.1:{settings.postgres_port}")
+        title = "PostgreSQL (the room's database)"
+        print(f"OK   {title:<34} 127.0.0.1:{settings.postgres_port}")
     print(f"\nPrefect UI: {settings.local_prefect_api_url.removesuffix('/api')}  (user {settings_module.ROOM_USER}, "
           f"the room's password)\nInbox:      {settings.inbox_url}/  (every learner's messages)")
     print(f"\nLearners join with:\n\n    {room.join_line(settings)}\n")
