@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import nbformat
@@ -97,6 +98,19 @@ def run_notebook(name: str, folder: Path, env: dict[str, str]) -> str:
     return "\n".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
 
 
+def wait_for_board(url: str, auth: tuple[str, str]) -> dict:
+    """The board once it shows every learner's last check of notebook 03 (Prefect stores events a moment later)."""
+    board: dict = {}
+    for _ in range(30):
+        board = requests.get(url, auth=auth, timeout=30).json()
+        if {learner["name"] for learner in board["learners"]} == set(LEARNERS) and all(
+                learner["last"]["notebook"] == "03" for learner in board["learners"]):
+            break
+        time.sleep(2)
+    assert not board.get("error") and {learner["name"] for learner in board["learners"]} == set(LEARNERS), board
+    return board
+
+
 def test_three_learners_run_notebooks_02_and_03_at_once_and_each_sees_only_their_own(room, tmp_path):
     learners = {name: learner_env(room, tmp_path, name) for name in LEARNERS}
     status = cli(learners["ann"], "status")
@@ -141,6 +155,21 @@ def test_three_learners_run_notebooks_02_and_03_at_once_and_each_sees_only_their
             "deployments": {"name": {"any_": [f"workshop-{name}-backup"]}}, "limit": 50}).json()
         starters = {run["created_by"]["display_value"] for run in runs if run.get("created_by")}
         assert runs and all(starter.startswith(f"workshop-{name}-") for starter in starters), (name, starters)
+
+    # The instructor's board shows each learner's checks in both notebooks: every one passed, or an exercise
+    # not attempted (the notebooks ran as shipped).
+    board_url = f"http://127.0.0.1:{env['WORKSHOP_INBOX_PORT']}/_workshop/board"
+    assert requests.get(board_url, timeout=10).status_code == 401
+    assert "Room progress" in requests.get(board_url, auth=auth, timeout=10).text
+    board = wait_for_board(board_url + ".json", auth)
+    notebooks = {notebook["number"]: notebook["checkpoints"] for notebook in board["notebooks"]}
+    assert notebooks.keys() == {"00", "01", "02", "03", "04"} and all(notebooks.values()), notebooks
+    for learner in board["learners"]:
+        for number in ("02", "03"):
+            tally = learner["notebooks"][number]
+            assert tally["failed"] == 0 and 0 < tally["passed"] and tally["passed"] + tally["not-attempted"] == notebooks[number], (
+                learner["name"], number, tally, notebooks[number])
+        assert learner["last"]["notebook"] == "03", learner["last"]
 
     # Ann starts over: her objects and messages go, Bob's and Cy's stay.
     before = {name: names_on_server(room, f"workshop-{name}-") for name in LEARNERS}

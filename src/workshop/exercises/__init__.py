@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..notebook.checks import CheckFailed
+from ..notebook.progress import report
 from ..settings import current
 
 # What the exercises name things with: workshop-, in a classroom workshop-<learner>- (read once, at import).
@@ -114,12 +115,15 @@ class Exercise:
             self.checker(answer, **context)
         except NotAttempted:
             self.status = "not attempted"
+            report("not-attempted", self.task)
             print(NOT_ATTEMPTED.format(task=self.task))
             return
         except (AssertionError, LearnerCodeRaised) as wrong:
             self.status = "not yet right"
+            report("failed", str(wrong))
             raise CheckFailed(f"Not quite: {wrong}\n`.hint()` gives a hint, `.solution()` shows an answer.") from None
         self.status = "correct"
+        report("passed", self.task)
         print(f"✓ Correct: {self.task}")
 
     @property

@@ -146,10 +146,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         fixture = settings_module.course_path(Path(args.fixture)) if args.fixture else settings.mock_fixture
         serve(args.port or settings.mock_port, fixture, args.host, password)
     else:
+        from ..servers.board import Board
         from ..servers.inbox import serve
 
+        # A room's inbox also serves its progress board, read from the room's Prefect server.
+        notebooks = settings_module.COURSE_ROOT / "notebooks" if settings_module.COURSE_ROOT else None
+        board = Board(settings.local_prefect_api_url, settings.room_auth, notebooks) if password else None
         serve(args.port or settings.inbox_port, Path(args.database) if args.database else settings.inbox_db, args.host,
-              password)
+              password, board)
     return 0
 
 
@@ -175,7 +179,8 @@ def cmd_classroom(args: argparse.Namespace, settings: Settings) -> int:
         title = "PostgreSQL (the room's database)"
         print(f"OK   {title:<34} 127.0.0.1:{settings.postgres_port}")
     print(f"\nPrefect UI: {settings.local_prefect_api_url.removesuffix('/api')}  (user {settings_module.ROOM_USER}, "
-          f"the room's password)\nInbox:      {settings.inbox_url}/  (every learner's messages)")
+          f"the room's password)\nInbox:      {settings.inbox_url}/  (every learner's messages)\n"
+          f"Progress:   {settings.inbox_url}/_workshop/board  (who is where: each learner's checks, live)")
     print(f"\nLearners join with:\n\n    {room.join_line(settings)}\n")
     return 0 if all(row.ok for row in rows) else 1
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .progress import report
+
 
 class CheckFailed(AssertionError):
     """A notebook check did not hold; the message says what to look at."""
@@ -12,7 +14,12 @@ class CheckFailed(AssertionError):
 
 
 def check(condition: object, passed: str, failed: str) -> None:
-    """Print `✓ passed` if `condition` holds, else stop the notebook with `failed`."""
+    """Print `✓ passed` if `condition` holds, else stop the notebook with `failed`.
+
+    In a room, the instructor's progress board hears how it went (`workshop.notebook.progress`).
+    """
     if not condition:
+        report("failed", failed)
         raise CheckFailed(failed)
+    report("passed", passed)
     print(f"✓ {passed}")

@@ -14,6 +14,7 @@ another notebook or a restart of the inbox sees the same messages.
 | `DELETE /_workshop/messages[?channel=/c]` | empty the inbox (or one channel) |
 | `GET /_workshop/events?after=ID` | the same messages as server-sent events, live |
 | `GET /_workshop/health` | `{"service": "workshop-inbox"}` |
+| `GET /_workshop/board`, `/_workshop/board.json` | a room's progress board (`servers.board`), for its instructor |
 
 In a room, a learner's channels are under `/<learner>/`, and the same requests
 under that path (`GET /ann/`, `GET /ann/_workshop/messages`, ...) see and clear
@@ -38,6 +39,7 @@ from urllib.parse import parse_qsl
 
 from ..settings import HOST
 from . import INBOX_ID
+from .board import Board
 from .httpd import BodyTooLarge, JSONHandler, make_server, serve_until_stopped
 
 CONTROL = "/_workshop/"
@@ -144,13 +146,14 @@ class MessageStore:
             )
 
 
-def page() -> bytes:
-    return resources.files(__package__).joinpath("inbox_page.html").read_bytes()
+def page(name: str = "inbox_page.html") -> bytes:
+    return resources.files(__package__).joinpath(name).read_bytes()
 
 
 class InboxHandler(JSONHandler):
     server_version = "workshop-inbox/2"
     store: MessageStore  # set on the subclass made by `make_inbox_server`
+    board: Board | None = None  # a room's; a laptop has none
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
         if self.route.startswith(CONTROL) or self.route == "/":
@@ -178,6 +181,8 @@ class InboxHandler(JSONHandler):
             return self.send_body(200, page(), "text/html; charset=utf-8", {"Cache-Control": "no-store"})
         if route == CONTROL + "events":
             return self._stream()
+        if route in (CONTROL + "board", CONTROL + "board.json") and not learner:
+            return self._board(route)
         if route == CONTROL + "messages" or route.startswith(CONTROL + "messages/"):
             return self._messages(route)
         if not route.startswith(CONTROL):
@@ -185,6 +190,14 @@ class InboxHandler(JSONHandler):
             home = f"/{learner}/" if learner else "/"
             return self.send_body(303, b"", "text/plain", {"Location": f"{home}?channel={self.route}"})
         self.send_json(404, {"error": f"No {route}: the inbox page is at /, its messages at {CONTROL}messages."})
+
+    def _board(self, route: str) -> None:
+        if self.board is None:
+            return self.send_json(404, {"error": "The progress board is a room's: `python -m workshop classroom up` "
+                                                 "serves it, with the room's inbox."})
+        if route.endswith(".json"):
+            return self.send_json(200, self.board.snapshot())
+        self.send_body(200, page("board_page.html"), "text/html; charset=utf-8", {"Cache-Control": "no-store"})
 
     def _channel(self) -> str | None:
         """The channel the request asks about: within the learner's own part of the inbox, in a room."""
@@ -243,11 +256,12 @@ class InboxHandler(JSONHandler):
         self.send_json(200, {"deleted": self.store.clear(self._channel())})
 
 
-def make_inbox_server(port: int, database: Path, host: str = HOST, password: str | None = None):
-    handler = type("BoundInboxHandler", (InboxHandler,), {"store": MessageStore(database)})
+def make_inbox_server(port: int, database: Path, host: str = HOST, password: str | None = None,
+                      board: Board | None = None):
+    handler = type("BoundInboxHandler", (InboxHandler,), {"store": MessageStore(database), "board": board})
     return make_server(handler, host, port, password)
 
 
-def serve(port: int, database: Path, host: str = HOST, password: str | None = None) -> None:
-    server = make_inbox_server(port, database, host, password)
+def serve(port: int, database: Path, host: str = HOST, password: str | None = None, board: Board | None = None) -> None:
+    server = make_inbox_server(port, database, host, password, board)
     serve_until_stopped(server, f"notification inbox on http://{host}:{port}/ ({database})")
