@@ -61,7 +61,6 @@ def room_server(serve_in_thread, free_port, monkeypatch):
                                       runner_port=free_port + 3, postgres_port=free_port + 4)
     monkeypatch.setattr(settings_module, "_current", joined)
     monkeypatch.setattr(progress, "_paused_until", 0.0)
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)  # the notebook is told by its exercises, as under nbclient
     return events
 
 

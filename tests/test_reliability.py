@@ -135,7 +135,8 @@ SECRETS = {
     "Slack token": re.compile(r"xox[abp]-[0-9A-Za-z-]{10,}"),
     "AWS key": re.compile(r"AKIA[0-9A-Z]{16}"),
     "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
-    "token in a URL": re.compile(r"https?://[^\s/:@]+:[^\s/@]+@"),
+    # A password in a URL; the docs' placeholder (USER:PASSWORD@) and code that fills one in ({password}@) are not.
+    "token in a URL": re.compile(r"https?://[^\s/:@]+:(?!PASSWORD@|\{)[^\s/@]+@"),
 }
 
 

@@ -311,6 +311,8 @@ def use_prefect_server(api_url: str) -> None:
     os.environ["PREFECT_API_URL"] = api_url
     os.environ.setdefault("DO_NOT_TRACK", "1")  # the course runs offline: no usage data from this kernel's Prefect
     _current = load()
+    # For files that name things with it, as `prefect deploy` fills in {{ $WORKSHOP_PREFIX }} (prefect.yaml).
+    os.environ["WORKSHOP_PREFIX"] = _current.prefix
     if _current.auth_string and api_url == _current.local_prefect_api_url:
         os.environ["PREFECT_API_AUTH_STRING"] = _current.auth_string  # the room's server asks for its password
     import sys

@@ -11,7 +11,6 @@ is dropped and reports pause for a minute, so checks stay quick.
 from __future__ import annotations
 
 import linecache
-import os
 import re
 import sys
 import time
@@ -41,11 +40,7 @@ def _notebook_frame() -> FrameType | None:
 
 
 def _notebook(frame: FrameType | None) -> str:
-    # JupyterLab tells a kernel which notebook it runs; elsewhere (nbclient, a copy of the notebook)
-    # the notebook's exercise module says: every course notebook imports its own as `ex`.
-    number = checkpoints.notebook_of(os.environ.get("JPY_SESSION_NAME", ""))
-    if number:
-        return number
+    """`"02"` for a check in notebook 02: every course notebook imports its own exercises as `ex`."""
     module_name = getattr(frame.f_globals.get("ex") if frame else None, "__name__", "")
     match = re.fullmatch(r"workshop\.exercises\.ex(\d\d)", module_name)
     return match.group(1) if match else "other"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from .. import settings
 from ..supervisor import course
 from ..supervisor.course import Course, ServiceStatus
@@ -19,8 +17,6 @@ def start() -> Course:
     current = settings.reload()
     started = course.up(current, report=print)
     settings.use_prefect_server(started.prefect_api_url)
-    # For files that name things with it, as `prefect deploy` fills in {{ $WORKSHOP_PREFIX }} (prefect.yaml).
-    os.environ["WORKSHOP_PREFIX"] = started.prefix
     return started
 
 
