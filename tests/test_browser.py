@@ -224,3 +224,38 @@ def test_failure_notifications_arrive_in_the_inbox_view_and_live_on_the_inbox_pa
     inbox_page.locator("#search").fill("")
     assert not dialogs, f"a message's text ran as code: {dialogs}"
     inbox_page.screenshot(path=str(ARTIFACTS / "inbox_page.png"), full_page=False)
+
+
+def test_the_progress_board_shows_each_learner_and_who_is_stuck(browser, serve_in_thread, tmp_path):
+    from http.server import ThreadingHTTPServer
+
+    from workshop import checkpoints
+    from workshop.servers.board import Board
+    from workshop.servers.inbox import make_inbox_server
+
+    from .test_progress import FakeEvents, event
+
+    first, second, third = checkpoints.in_notebooks(ROOT / "notebooks")["02"]["checkpoints"][:3]
+    hostile = "<img src=x onerror=alert(1)>"
+    events = [event("ann", first, "passed", 3), event("ann", second, "passed", 2),
+              event("bob", first, "passed", 4), event("bob", third, "failed", 1)]
+    events[-1]["payload"]["text"] = hostile  # what a check says is the learner's code's: shown as text
+    prefect = serve_in_thread(ThreadingHTTPServer(("127.0.0.1", free_port()), type("Events", (FakeEvents,), {"events": events})))
+    board = Board(f"{prefect}/api", None, ROOT / "notebooks")
+    inbox = serve_in_thread(make_inbox_server(free_port(), tmp_path / "inbox.sqlite3", board=board))
+
+    page = new_page(browser, inbox)
+    page.goto(f"{inbox}/_workshop/board")
+    bob = page.locator("tr", has_text="bob")
+    bob.wait_for(timeout=15_000)
+    assert "stuck" in (bob.get_attribute("class") or "")
+    assert "1 of" in bob.text_content() and hostile in bob.text_content()
+    ann = page.locator("tr", has_text="ann")
+    assert "2 of" in ann.text_content() and "stuck" not in (ann.get_attribute("class") or "")
+    assert "2 learners, 1 whose latest check failed" in page.locator("#summary").text_content()
+    events.append(event("cy", first, "passed", 0))  # a learner who starts later shows up by themselves
+    page.locator("tr", has_text="cy").wait_for(timeout=15_000)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "progress_board.png"), full_page=True)
+    assert not [line for line in page.console if line.startswith("error")], page.console
+    page.close()
