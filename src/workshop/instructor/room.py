@@ -26,6 +26,11 @@ from ..supervisor.service import Report, silent
 
 
 def write_room_file(settings: Settings, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        if "'" in value or "\n" in value:  # the file quotes values in single quotes, which cannot hold these
+            shown = "(hidden)" if name in ("WORKSHOP_ROOM_PASSWORD", "WORKSHOP_DATABASE_URL") else repr(value)
+            raise WorkshopError(f"{name}={shown} holds a quote or a line break, which the room file cannot keep: "
+                                "choose a value without (for the password: `classroom up --new-password`).")
     settings.home.mkdir(parents=True, exist_ok=True)
     lines = [f"# Written by `python -m workshop {'join' if 'WORKSHOP_ROOM' in values else 'classroom up'}`; "
              f"`python -m workshop {'leave' if 'WORKSHOP_ROOM' in values else 'classroom down'}` removes it."]

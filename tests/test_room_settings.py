@@ -1,0 +1,49 @@
+"""A room's settings without its services: the room file, the learner's names, what bad values say."""
+
+from __future__ import annotations
+
+import pytest
+
+from workshop import settings as settings_module
+from workshop.errors import SettingsError, WorkshopError
+from workshop.instructor import room
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    for name in ("WORKSHOP_ROOM", "WORKSHOP_LEARNER", "WORKSHOP_ROOM_PASSWORD", "WORKSHOP_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path))
+    return tmp_path
+
+
+def test_the_room_file_makes_every_process_of_the_folder_a_learner_and_the_environment_wins(home, monkeypatch):
+    room.write_room_file(settings_module.load(), {"WORKSHOP_ROOM": "http://10.0.0.5", "WORKSHOP_LEARNER": "ann",
+                                                  "WORKSHOP_ROOM_PASSWORD": "s3cret-_x"})
+    joined = settings_module.load()
+    assert joined.in_room and joined.prefix == "workshop-ann-" and joined.room_auth == ("workshop", "s3cret-_x")
+    assert joined.inbox_url == f"http://10.0.0.5:{joined.inbox_port}/ann"
+    assert joined.local_prefect_api_url == f"http://10.0.0.5:{joined.prefect_port}/api"
+    assert (home / "room.env").stat().st_mode & 0o077 == 0  # it holds the password: the owner's alone
+    monkeypatch.setenv("WORKSHOP_LEARNER", "bob")
+    assert settings_module.load().prefix == "workshop-bob-"
+
+
+def test_a_value_the_room_file_cannot_hold_is_refused_and_nothing_is_written(home):
+    with pytest.raises(WorkshopError, match="WORKSHOP_ROOM_PASSWORD=\\(hidden\\) holds a quote") as refused:
+        room.write_room_file(settings_module.load(), {"WORKSHOP_ROOM_PASSWORD": "it's"})
+    assert "it's" not in str(refused.value) and not (home / "room.env").exists()
+
+
+@pytest.mark.parametrize("name", ["Ann Lee", "ann-lee", "9lives", "api", "a" * 25])
+def test_a_learner_name_that_would_cross_into_others_names_is_refused_with_the_rule(home, monkeypatch, name):
+    monkeypatch.setenv("WORKSHOP_ROOM", "http://10.0.0.5")
+    monkeypatch.setenv("WORKSHOP_LEARNER", name)
+    with pytest.raises(SettingsError, match="1 to 24 lowercase letters and digits"):
+        settings_module.load()
+
+
+def test_a_room_without_a_name_says_how_to_join(home, monkeypatch):
+    monkeypatch.setenv("WORKSHOP_ROOM", "http://10.0.0.5")
+    with pytest.raises(SettingsError, match="join .* --as NAME"):
+        settings_module.load()
