@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import linecache
+import socket
 import types
 from datetime import UTC, datetime, timedelta
 from http.server import ThreadingHTTPServer
@@ -60,7 +61,6 @@ def room_server(serve_in_thread, free_port, monkeypatch):
                                       prefect_port=free_port, mock_port=free_port + 1, inbox_port=free_port + 2,
                                       runner_port=free_port + 3, postgres_port=free_port + 4)
     monkeypatch.setattr(settings_module, "_current", joined)
-    monkeypatch.setattr(progress, "_paused_until", 0.0)
     return events
 
 
@@ -77,6 +77,7 @@ def test_a_check_in_a_room_reports_the_learner_the_notebook_and_which_check(room
         run_cell("check(\n    1 + 1 == 3, 'three', 'not three')")
 
     assert capsys.readouterr().out == "✓ two\n"
+    assert progress.flush(10)
     passed, failed = room_server
     assert passed["event"] == "workshop.check.passed" and failed["event"] == "workshop.check.failed"
     assert passed["resource"]["prefect.resource.id"] == "workshop.learner.ann"
@@ -92,13 +93,17 @@ def test_on_a_laptop_a_check_sends_nothing(monkeypatch, capsys):
     assert capsys.readouterr().out == "✓ fine\n"
 
 
-def test_a_room_server_that_does_not_answer_never_stops_a_check(room_server, monkeypatch, capsys):
-    nobody_there = settings_module.current().model_copy(update={"prefect_port": settings_module.current().runner_port})
-    monkeypatch.setattr(settings_module, "_current", nobody_there)
-    checks.check(True, "still ticks", "no")
-    monkeypatch.setattr(progress, "local_session", lambda: pytest.fail("reports should pause after one was not taken"))
-    checks.check(True, "and again, at once", "no")
-    assert capsys.readouterr().out == "✓ still ticks\n✓ and again, at once\n"
+def test_a_room_server_that_does_not_answer_never_holds_a_check_up(room_server, monkeypatch, capsys):
+    monkeypatch.setattr(progress, "RETRY_AFTER", 0.01)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # takes connections, never answers
+        port = silent.getsockname()[1]
+        monkeypatch.setattr(settings_module, "_current", settings_module.current().model_copy(update={"prefect_port": port}))
+        checks.check(True, "still ticks", "no")
+        checks.check(True, "and again", "no")
+        assert capsys.readouterr().out == "✓ still ticks\n✓ and again\n"
+        assert not progress.flush(0.5)  # the events wait in the kernel's outbox; the checks did not
+    assert progress.flush(10)  # the server is gone: each event was given up after its tries, nothing is left
+    assert room_server == []
 
 
 def event(learner: str, checkpoint: str, outcome: str, minutes_ago: float, notebook: str = "02") -> dict:

@@ -4,15 +4,19 @@
 one Prefect event (`workshop.check.passed`, `.failed` or `.not-attempted`; see
 `workshop.checkpoints`) to the room's server with Prefect's REST API,
 `POST /api/events`, where the instructor's board reads it. On a laptop nothing
-is sent. A server that does not take the event never stops a check: the event
-is dropped and reports pause for a minute, so checks stay quick.
+is sent. A check never waits for the room's server: a thread of the kernel
+sends the events in order, tries each a few times (a busy room's server may
+answer late), and at the kernel's exit is given a few seconds to send the rest.
 """
 
 from __future__ import annotations
 
+import atexit
 import linecache
+import queue
 import re
 import sys
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -26,9 +30,13 @@ from ..client import local_session
 from ..settings import current
 
 PACKAGE = str(Path(__file__).resolve().parents[1])
-TIMEOUT = 2.0  # seconds: a check waits this long at most for the room's server
-PAUSE = 60.0  # seconds without reports after one was not taken
-_paused_until = 0.0
+TIMEOUT = 10.0  # seconds for the room's server to take one event
+ATTEMPTS = 3  # per event, RETRY_AFTER seconds apart; then the board misses it and the next one is tried
+RETRY_AFTER = 2.0
+AT_EXIT = 5.0  # seconds a closing kernel waits, at most, for its last events to go
+_outbox: queue.Queue = queue.Queue(maxsize=1000)  # a room's server gone for long: what is beyond this is dropped
+_sender: threading.Thread | None = None
+_sender_lock = threading.Lock()
 
 
 def _notebook_frame() -> FrameType | None:
@@ -48,9 +56,8 @@ def _notebook(frame: FrameType | None) -> str:
 
 def report(outcome: str, text: str) -> None:
     """Tell the room's server that the check being run came out as `outcome` (see checkpoints.OUTCOMES)."""
-    global _paused_until
     settings = current()
-    if not settings.in_room or time.monotonic() < _paused_until:
+    if not settings.in_room:
         return
     frame = _notebook_frame()
     line = linecache.getline(frame.f_code.co_filename, frame.f_lineno) if frame else ""
@@ -65,8 +72,38 @@ def report(outcome: str, text: str) -> None:
         "payload": {"learner": settings.learner, "notebook": notebook,
                     "checkpoint": checkpoints.key(line or text), "text": text[:500]},
     }
+    _start_sender()
     try:
-        local_session().post(f"{settings.local_prefect_api_url}/events", json=[event], auth=settings.room_auth,
-                             timeout=TIMEOUT).raise_for_status()
-    except requests.RequestException:
-        _paused_until = time.monotonic() + PAUSE
+        _outbox.put_nowait((f"{settings.local_prefect_api_url}/events", settings.room_auth, event))
+    except queue.Full:
+        pass  # the room's server has not taken anything for a long while: the checks go on without the board
+
+
+def _start_sender() -> None:
+    global _sender
+    with _sender_lock:
+        if _sender is None or not _sender.is_alive():
+            _sender = threading.Thread(target=_send, name="workshop-progress", daemon=True)
+            _sender.start()
+
+
+def _send() -> None:
+    while True:  # a daemon thread: it waits for the next event as long as the kernel lives
+        url, auth, event = _outbox.get()
+        for attempt in range(ATTEMPTS):
+            try:
+                local_session().post(url, json=[event], auth=auth, timeout=TIMEOUT).raise_for_status()
+                break
+            except requests.RequestException:
+                if attempt + 1 < ATTEMPTS:
+                    time.sleep(RETRY_AFTER)
+        _outbox.task_done()
+
+
+@atexit.register
+def flush(timeout: float = AT_EXIT) -> bool:
+    """Wait until every reported event was sent (or given up), `timeout` seconds at most. True if none is left."""
+    deadline = time.monotonic() + timeout
+    while _outbox.unfinished_tasks and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not _outbox.unfinished_tasks
