@@ -2,10 +2,10 @@
 
 `workshop.testing.isolation` gives the session a temporary course folder, a temporary
 Prefect home and free ports before anything imports Prefect. Services start
-once, on first need (a notebook, or a test asking for `course`), and stop when
-the session ends. Notebook kernels inherit the environment, so
-`workshop.start()` inside them finds these same services. (nbmake items do not
-run autouse fixtures: hence the hooks below.)
+once, on first need (a test asking for `course`), and stop when the session ends.
+Notebook kernels inherit the environment, so `workshop.start()` inside them finds
+these same services. The tests run on several workers (pytest-xdist, `addopts` in
+pyproject.toml): each worker is a session of its own, with services of its own.
 """
 
 from __future__ import annotations
@@ -24,11 +24,6 @@ _course = None
 def pytest_configure(config: pytest.Config) -> None:
     global _home
     _home = isolation.enter(prefix="workshop-tests-")
-    config.addinivalue_line("markers", "after_notebooks: run after every notebook has run (shipped and solved)")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.get_closest_marker("after_notebooks") is not None)  # stable: order kept otherwise
 
 
 def start_services():
@@ -38,11 +33,6 @@ def start_services():
 
         _course = workshop.start()
     return _course
-
-
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.path.suffix == ".ipynb":
-        start_services()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

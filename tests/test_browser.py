@@ -1,6 +1,6 @@
 """The course as a learner uses it: JupyterLab in headless Chromium, Run All, look at the page; the inbox page beside it.
 
-Executing notebooks with nbmake proves the code runs; only a browser shows that
+Executing notebooks (tests/test_notebooks.py) proves the code runs; only a browser shows that
 the widgets render, the inbox view fills and the inbox page updates live. Needs
 Debian's `chromium` (Playwright drives it; no browser download). Screenshots of
 the key moments, and on failure the page's console log, are left in
@@ -34,11 +34,11 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.skipif(
     CHROMIUM is None,
     reason="Chromium is not installed, so the browser test is skipped. Install it with "
     "`sudo apt-get install chromium` (Debian, Ubuntu) to run it; .ci/run does.",
-)
+), pytest.mark.xdist_group("browser")]  # one Chromium and one JupyterLab for the module's tests
 
 
 def isolated_jupyter(folder: Path) -> dict[str, str]:

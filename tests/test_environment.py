@@ -50,7 +50,7 @@ def test_what_the_package_imports_is_declared():
     third_party = {name for name in imported if name not in sys.stdlib_module_names and name != "workshop"}
     missing = {name for name in third_party if distribution.get(name, name).lower().replace("_", "-") not in declared}
     assert not missing, f"imported but not declared in pyproject.toml: {sorted(missing)}"
-    assert {"pytest", "nbmake", "playwright", "ruff"} <= tests_declared
+    assert {"pytest", "pytest-xdist", "playwright", "ruff"} <= tests_declared
 
 
 def test_the_readme_and_the_settings_list_the_variables_the_settings_read():
