@@ -47,3 +47,13 @@ def test_a_room_without_a_name_says_how_to_join(home, monkeypatch):
     monkeypatch.setenv("WORKSHOP_ROOM", "http://10.0.0.5")
     with pytest.raises(SettingsError, match="join .* --as NAME"):
         settings_module.load()
+
+
+def test_a_notebook_in_the_rooms_own_folder_is_told_to_demo_as_a_learner(home, monkeypatch):
+    from workshop.supervisor.course import course_for
+
+    monkeypatch.setenv("WORKSHOP_ROOM_PASSWORD", "s3cret")
+    shown = course_for(settings_module.load())._repr_markdown_()
+    assert "This course folder runs the room" in shown and "--as demo" in shown
+    monkeypatch.delenv("WORKSHOP_ROOM_PASSWORD")
+    assert "runs the room" not in course_for(settings_module.load())._repr_markdown_()

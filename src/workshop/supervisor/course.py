@@ -134,6 +134,7 @@ class Course:
     started: list[str] = field(default_factory=list)
     learner: str | None = None  # in a room: whose part of it this is
     prefix: str = "workshop-"  # what everything this learner creates is named with
+    hosts_room: bool = False  # this course folder runs a room (`classroom up`)
 
     def _repr_markdown_(self) -> str:
         where = ("your PREFECT_API_URL" if self.external_prefect else
@@ -148,6 +149,11 @@ class Course:
         started = f"Started now: {', '.join(self.started)}." if self.started else "All services were already running."
         if self.learner:
             started = f"In the room, everything you create is named `{self.prefix}...`; the inbox shows only yours."
+        elif self.hosts_room:
+            started += (f"\n\n**This course folder runs the room.** What its notebooks create is named `{self.prefix}...`, "
+                        "which every learner's names start with too: its automations would act on everyone's runs, and "
+                        "`reset` here clears the whole room. To demo, join the room as a learner from a second copy of "
+                        "the course (`python -m workshop join ... --as demo`).")
         table = "\n".join(f"| {name} | [{url}]({url}) | {note} |" for name, url, note in rows)
         return f"| service | URL | |\n| --- | --- | --- |\n{table}\n\n{started}"
 
@@ -165,6 +171,7 @@ def course_for(settings: Settings, started: list[str] | None = None) -> Course:
         started=started or [],
         learner=settings.learner if settings.in_room else None,
         prefix=settings.prefix,
+        hosts_room=settings.hosts_room,
     )
 
 
