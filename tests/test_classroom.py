@@ -3,10 +3,10 @@ line, run notebooks 02 and 03 at the same time in their own kernels, and see onl
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import threading
-import time
 from pathlib import Path
 
 import nbformat
@@ -15,7 +15,9 @@ import requests
 from nbclient import NotebookClient
 
 from workshop import settings as settings_module
+from workshop.errors import WorkshopTimeout
 from workshop.supervisor import postgres
+from workshop.waiting import wait_for
 
 from .test_real_use import ROOT, cli, ports_free, private_course
 
@@ -100,20 +102,23 @@ def run_notebook(name: str, folder: Path, env: dict[str, str]) -> str:
 
 
 def wait_for_board(url: str, auth: tuple[str, str], notebooks: tuple[str, ...]) -> dict:
-    """The board once every learner's every check of `notebooks` is on it, or after a minute (Prefect stores
-    events in batches, a few seconds after they arrive)."""
-    board: dict = {}
-    for _ in range(30):
-        board = requests.get(url, auth=auth, timeout=30).json()
-        totals = {notebook["number"]: notebook["checkpoints"] for notebook in board["notebooks"]}
+    """The board once every learner's every check of `notebooks` is on it, or as it is after a minute (Prefect
+    stores events in batches, a few seconds after they arrive; the caller's assertions then say what is missing)."""
+    last: dict = {}
+
+    def complete() -> dict | None:
+        last.update(requests.get(url, auth=auth, timeout=30).json())
+        totals = {notebook["number"]: notebook["checkpoints"] for notebook in last["notebooks"]}
         counted = {(learner["name"], number): sum(learner["notebooks"].get(number, {}).values())
-                   for learner in board["learners"] for number in notebooks}
-        if len(counted) == len(LEARNERS) * len(notebooks) and all(
-                count == totals[number] for (_, number), count in counted.items()):
-            break
-        time.sleep(2)
-    assert not board.get("error") and {learner["name"] for learner in board["learners"]} == set(LEARNERS), board
-    return board
+                   for learner in last["learners"] for number in notebooks}
+        done = len(counted) == len(LEARNERS) * len(notebooks) and all(
+            count == totals[number] for (_, number), count in counted.items())
+        return last if done else None
+
+    with contextlib.suppress(WorkshopTimeout):
+        wait_for(complete, timeout=60, what="every learner's checks on the board", interval=1.0)
+    assert not last.get("error") and {learner["name"] for learner in last["learners"]} == set(LEARNERS), last
+    return last
 
 
 def unreported(room, learner: str, notebook: str) -> list[str]:
