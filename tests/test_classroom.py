@@ -9,14 +9,13 @@ import shutil
 import threading
 from pathlib import Path
 
-import nbformat
 import pytest
 import requests
-from nbclient import NotebookClient
 
 from workshop import settings as settings_module
 from workshop.errors import WorkshopTimeout
 from workshop.supervisor import postgres
+from workshop.testing.notebooks import run_notebook
 from workshop.waiting import wait_for
 
 from .test_real_use import ROOT, cli, ports_free, private_course
@@ -95,12 +94,6 @@ def test_the_room_asks_for_its_password_and_refuses_a_wrong_one(room, tmp_path):
     assert not (Path(learner["WORKSHOP_HOME"]) / "room.env").exists()
 
 
-def run_notebook(name: str, folder: Path, env: dict[str, str]) -> str:
-    notebook = nbformat.read(folder / name, as_version=4)
-    NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute(env=env)
-    return "\n".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
-
-
 def wait_for_board(url: str, auth: tuple[str, str], notebooks: tuple[str, ...]) -> dict:
     """The board once every learner's every check of `notebooks` is on it, or as it is after a minute (Prefect
     stores events in batches, a few seconds after they arrive; the caller's assertions then say what is missing)."""
@@ -148,7 +141,7 @@ def test_three_learners_run_notebooks_02_and_03_at_once_and_each_sees_only_their
         folder = tmp_path / name / "notebooks"
         shutil.copytree(ROOT / "notebooks", folder, ignore=shutil.ignore_patterns("output", ".ipynb_checkpoints"))
         try:
-            results[name] = "".join(run_notebook(notebook, folder, learners[name])
+            results[name] = "".join(run_notebook(folder / notebook, env=learners[name], timeout=900)
                                     for notebook in ("02_failure_notifications.ipynb", "03_event_driven_redeploy.ipynb"))
         except BaseException as failed:  # reported below, per learner
             results[name] = failed
@@ -158,7 +151,7 @@ def test_three_learners_run_notebooks_02_and_03_at_once_and_each_sees_only_their
         thread.start()
     for thread in threads:
         thread.join(timeout=1800)
-    failed = {name: str(result)[-2000:] for name, result in results.items() if isinstance(result, BaseException)}
+    failed = {name: str(result)[:4000] for name, result in results.items() if isinstance(result, BaseException)}
     assert not failed and len(results) == len(LEARNERS), "\n\n".join(f"{name}: {error}" for name, error in failed.items())
 
     # Every message in the room's inbox is in the channel of the learner whose flows it is about.

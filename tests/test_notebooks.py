@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from workshop.instructor.handouts import exercise_names, write_handouts
+from workshop.testing.notebooks import run_notebook
 
 from .test_exercises import SHIPPED
 
@@ -26,25 +25,14 @@ def handouts(tmp_path_factory):
     return destination
 
 
-def run(folder, name: str) -> str:
-    """Execute the notebook in `folder` as Run All does (a failed check or cell raises); return what it printed."""
-    notebook = nbformat.read(folder / name, as_version=4)
-    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
-    parts = []
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            parts.append(output.get("text", "") or str(output.get("data", {}).get("text/plain", "")))
-    return "\n".join(parts)
-
-
 @pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_notebook_runs_as_shipped_then_solved_and_leaves_one_of_each(course, handouts, name):
-    shipped = run(handouts / "learner", name)
+    shipped = run_notebook(handouts / "learner" / name)
     assert "✓" in shipped, f"{name}: no check printed its ✓"
     exercises = exercise_names(SHIPPED[name])
     assert shipped.count("Not attempted yet") >= len(exercises), "an unanswered exercise must say so, and go on"
 
-    solved = run(handouts / "solved", name)
+    solved = run_notebook(handouts / "solved" / name)
     assert "Not attempted yet" not in solved and "Skipped" not in solved
     assert solved.count("✓ Correct") >= len(exercises)
 

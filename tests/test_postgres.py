@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import requests
 
@@ -59,3 +62,39 @@ def test_the_course_server_keeps_its_data_in_postgresql(tmp_path):
             down = cli(env, "down", timeout=30)
         assert down.returncode == 0, down.stderr
         assert ports_free(env)
+
+
+# Eight learners' kernels reach notebook 02's block cell at the same moment, each saving its own block.
+FIRST_SAVES_AT_ONCE = """
+import asyncio
+from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+async def save(learner):
+    block = CustomWebhookNotificationBlock(name="inbox", url=f"http://127.0.0.1:9/{learner}")
+    await block.asave(f"workshop-{learner}-inbox", overwrite=True)
+    return "saved"
+
+async def main():
+    done = await asyncio.gather(*(save(f"learner{n}") for n in range(8)), return_exceptions=True)
+    print(" ".join(result if result == "saved" else repr(result) for result in done))
+
+asyncio.run(main())
+"""
+
+
+@needs_postgres
+def test_learners_saving_their_first_blocks_at_once_on_a_new_server_all_succeed(tmp_path):
+    # Prefect makes its key for block secrets on the first save; eight first saves at once failed 7 of 8
+    # with ObjectNotFound before the course made the key when it starts the server.
+    with postgres.cluster() as url:
+        env = private_course(tmp_path, WORKSHOP_DATABASE_URL=url)
+        try:
+            up = cli(env, "up")
+            assert up.returncode == 0, up.stderr
+            assert postgres.query(url, "select count(*) from block_document") == ["0"], "making the key left a block"
+            api = f"http://127.0.0.1:{env['WORKSHOP_PREFECT_PORT']}/api"
+            saves = subprocess.run([sys.executable, "-c", FIRST_SAVES_AT_ONCE], env={**env, "PREFECT_API_URL": api},
+                                   capture_output=True, text=True, timeout=120)
+            assert saves.stdout.split() == ["saved"] * 8, saves.stdout + saves.stderr[-2000:]
+        finally:
+            cli(env, "down", timeout=30)

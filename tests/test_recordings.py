@@ -9,13 +9,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
-
 from workshop import MockAPI
 from workshop import settings as settings_module
 from workshop.supervisor import course as supervisor
 from workshop.testing.isolation import free_port
+from workshop.testing.notebooks import run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDING = ROOT / "tests" / "fixtures" / "randomuser_quirky.json"
@@ -30,15 +28,12 @@ def test_notebook_01_holds_on_a_recording_with_broken_records(course, monkeypatc
         "PREFECT_API_URL": course.prefect_api_url,
     }.items():
         monkeypatch.setenv(name, value)
-    notebook = nbformat.read(ROOT / "notebooks" / "01_data_cleaning.ipynb", as_version=4)
     try:
-        NotebookClient(notebook, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()  # a failed check raises
+        text = run_notebook(ROOT / "notebooks" / "01_data_cleaning.ipynb")  # a failed check raises
         replayed = MockAPI(settings_module.load().mock_url)._call("GET", "/_workshop/health")["fixture"]
     finally:
         supervisor.down(settings_module.load())
     assert replayed == str(RECORDING)  # the kernel's mock served the recording
-    text = "\n".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
     assert text.count("✓") >= 10
     counts = re.search(r"(\d+) records in -> (\d+) clean \+ (\d+) quarantined", text)
     assert counts and int(counts[3]) > 0, "the recording's broken records should have been quarantined"

@@ -13,6 +13,7 @@ import sys
 
 import requests
 
+from ..client import local_session
 from ..errors import ServiceError
 from ..settings import HOST, Settings
 from .service import Health, ServiceSpec
@@ -23,6 +24,32 @@ def _answers_health(response: requests.Response) -> bool:
         return response.status_code == 200 and response.json() is True
     except ValueError:
         return False
+
+
+def create_encryption_key(settings: Settings) -> None:
+    """Have the server make its key for block secrets now, before anyone saves a block.
+
+    Prefect 3.9.1 makes that key in the first block save's transaction, unguarded: when several first
+    saves arrive at once (a room at notebook 02's block cell), all but one fail on the key's unique
+    row, which the client takes for "the block exists" and then raises ObjectNotFound. Saving one
+    anonymous block document makes the key; anonymous documents emit no event and the UI lists none.
+    """
+    api, auth = settings.local_prefect_api_url, settings.room_auth
+    http = local_session()
+
+    def answer(response: requests.Response):
+        if not response.ok:
+            raise ServiceError(f"The Prefect server started but refused {response.request.method} "
+                               f"{response.request.path_url}: HTTP {response.status_code} {response.text[:300]}")
+        return response.json() if response.content else None
+
+    block_type = answer(http.get(f"{api}/block_types/slug/secret", auth=auth, timeout=10))
+    schemas = answer(http.post(f"{api}/block_schemas/filter", auth=auth, timeout=10,
+                               json={"block_schemas": {"block_type_id": {"any_": [block_type["id"]]}}, "limit": 1}))
+    document = answer(http.post(f"{api}/block_documents/", auth=auth, timeout=10, json={
+        "block_type_id": block_type["id"], "block_schema_id": schemas[0]["id"], "data": {"value": None},
+        "is_anonymous": True}))
+    answer(http.delete(f"{api}/block_documents/{document['id']}", auth=auth, timeout=10))
 
 
 def local_spec(settings: Settings) -> ServiceSpec:
@@ -61,6 +88,7 @@ def local_spec(settings: Settings) -> ServiceSpec:
             f"If it is a Prefect server of yours that the course should use, "
             f"`export PREFECT_API_URL=http://{HOST}:{settings.prefect_port}/api` instead."
         ),
+        after_start=lambda: create_encryption_key(settings),
     )
 
 

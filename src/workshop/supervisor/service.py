@@ -55,6 +55,7 @@ class ServiceSpec:
     cwd: Path | None = None  # where the process runs; the course home unless said
     start_note: str = ""  # said while starting, e.g. how long a first start takes
     foreign_hint: str = ""  # what else to do when another program holds the port
+    after_start: Callable[[], None] | None = None  # once, when a start of ours first answers
 
 
 def recorded_env(spec: ServiceSpec) -> dict[str, str]:
@@ -176,6 +177,8 @@ def start(spec: ServiceSpec, settings: Settings, report: Report = silent) -> Pro
             f"The {spec.title} did not answer within {spec.start_timeout:g} s, so it was stopped again. "
             f"Last lines of {log_file(spec.name, settings)}:\n{log_tail(spec.name, settings)}"
         ) from None
+    if spec.after_start:
+        spec.after_start()
     report(f"  ready after {time.monotonic() - began:.1f} s")
     return record
 
