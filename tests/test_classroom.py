@@ -15,9 +15,9 @@ import requests
 from workshop import settings as settings_module
 from workshop.errors import WorkshopTimeout
 from workshop.supervisor import postgres
-from workshop.testing.notebooks import run_notebook
 from workshop.waiting import wait_for
 
+from .notebooks import run_notebook
 from .test_real_use import ROOT, cli, ports_free, private_course
 
 pytestmark = [pytest.mark.skipif(postgres.binaries() is None, reason=postgres.INSTALL_HINT),

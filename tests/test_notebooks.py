@@ -13,8 +13,8 @@ from collections import Counter
 import pytest
 
 from workshop.instructor.handouts import exercise_names, write_handouts
-from workshop.testing.notebooks import run_notebook
 
+from .notebooks import run_notebook
 from .test_exercises import SHIPPED
 
 

@@ -13,7 +13,8 @@ from workshop import MockAPI
 from workshop import settings as settings_module
 from workshop.supervisor import course as supervisor
 from workshop.testing.isolation import free_port
-from workshop.testing.notebooks import run_notebook
+
+from .notebooks import run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDING = ROOT / "tests" / "fixtures" / "randomuser_quirky.json"
