@@ -8,6 +8,9 @@ the error first, without the colours.
 from __future__ import annotations
 
 import re
+import time
+import warnings
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -15,6 +18,24 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 COLOURS = re.compile(r"\x1b\[[0-9;]*m")
+SLOW = 120.0  # seconds: no cell of the course takes this long on a loaded 2-core machine
+
+
+def _report_slowness(path: Path, notebook, took: float) -> None:
+    """Warn (pytest lists warnings after a passing run too) of a slow cell, or of time spent outside cells."""
+    in_cells = 0.0
+    for number, cell in enumerate(notebook.cells, 1):
+        stamps = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in stamps and "shell.execute_reply" in stamps:
+            seconds = (datetime.fromisoformat(stamps["shell.execute_reply"].replace("Z", "+00:00"))
+                       - datetime.fromisoformat(stamps["iopub.execute_input"].replace("Z", "+00:00"))).total_seconds()
+            in_cells += seconds
+            if seconds > SLOW:
+                first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
+                warnings.warn(f"{path.name}, cell {number} took {seconds:.0f} s: {first}", stacklevel=3)
+    if took - in_cells > SLOW:
+        warnings.warn(f"{path.name}: {took:.0f} s in all, {in_cells:.0f} s of them in cells "
+                      "(the rest: starting and stopping the kernel)", stacklevel=3)
 
 
 class NotebookFailed(AssertionError):
@@ -25,6 +46,7 @@ def run_notebook(path: Path, *, env: dict[str, str] | None = None, timeout: floa
     """Execute `path` in a new kernel in its own folder; return what its cells printed and showed."""
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    began = time.monotonic()
     try:
         client.execute(**({"env": env} if env is not None else {}))  # no env: the kernel inherits ours
     except CellExecutionError as failed:
@@ -32,5 +54,6 @@ def run_notebook(path: Path, *, env: dict[str, str] | None = None, timeout: floa
                      if any(output.get("output_type") == "error" for output in cell.get("outputs", []))), "?")
         raise NotebookFailed(f"{path.name}, cell {cell}: {failed.ename}: {failed.evalue}\n"
                              f"{COLOURS.sub('', str(failed))[-3000:]}") from None
+    _report_slowness(path, notebook, time.monotonic() - began)
     return "\n".join(output.get("text", "") or str(output.get("data", {}).get("text/plain", ""))
                      for cell in notebook.cells for output in cell.get("outputs", []))

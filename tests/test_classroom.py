@@ -1,5 +1,8 @@
 """A room, as an instructor and learners use it: `classroom up` on PostgreSQL, learners `join` with the printed
-line, run notebooks 02 and 03 at the same time in their own kernels, and see only their own alerts and backups."""
+line, run notebooks 02 and 03 at the same time in their own kernels, and see only their own alerts and backups.
+
+The learners run those two notebooks as shipped and as solved, and again after themselves, so on a machine
+with PostgreSQL this test is also the suite's run of notebooks 02 and 03 (`test_notebooks` runs the others)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import contextlib
 import re
 import shutil
 import threading
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -22,7 +26,15 @@ from .test_real_use import ROOT, cli, ports_free, private_course
 
 pytestmark = [pytest.mark.skipif(postgres.binaries() is None, reason=postgres.INSTALL_HINT),
               pytest.mark.xdist_group("classroom")]  # one room for the module's tests
-LEARNERS = ("ann", "bob", "cy")
+# What each learner runs, in order: (notebook, handout). Every notebook and form at least once, each
+# notebook twice by one learner (a re-run must leave one of each automation), 03 by two (their backups).
+PLANS = {
+    "ann": [("02", "learner"), ("02", "solved")],
+    "bob": [("03", "learner"), ("03", "solved")],
+    "cy": [("02", "learner"), ("03", "solved")],
+}
+LEARNERS = tuple(PLANS)
+ROOM_NOTEBOOKS = {"02": "02_failure_notifications.ipynb", "03": "03_event_driven_redeploy.ipynb"}
 
 
 @pytest.fixture(scope="module")
@@ -94,18 +106,18 @@ def test_the_room_asks_for_its_password_and_refuses_a_wrong_one(room, tmp_path):
     assert not (Path(learner["WORKSHOP_HOME"]) / "room.env").exists()
 
 
-def wait_for_board(url: str, auth: tuple[str, str], notebooks: tuple[str, ...]) -> dict:
-    """The board once every learner's every check of `notebooks` is on it, or as it is after a minute (Prefect
+def wait_for_board(url: str, auth: tuple[str, str]) -> dict:
+    """The board once every check of every notebook each learner ran is on it, or as it is after a minute (Prefect
     stores events in batches, a few seconds after they arrive; the caller's assertions then say what is missing)."""
     last: dict = {}
+    ran = {(name, number) for name, plan in PLANS.items() for number, _ in plan}
 
     def complete() -> dict | None:
         last.update(requests.get(url, auth=auth, timeout=30).json())
         totals = {notebook["number"]: notebook["checkpoints"] for notebook in last["notebooks"]}
         counted = {(learner["name"], number): sum(learner["notebooks"].get(number, {}).values())
-                   for learner in last["learners"] for number in notebooks}
-        done = len(counted) == len(LEARNERS) * len(notebooks) and all(
-            count == totals[number] for (_, number), count in counted.items())
+                   for learner in last["learners"] for number in learner["notebooks"]}
+        done = counted.keys() >= ran and all(counted[key] == totals[key[1]] for key in ran)
         return last if done else None
 
     with contextlib.suppress(WorkshopTimeout):
@@ -130,7 +142,23 @@ def unreported(room, learner: str, notebook: str) -> list[str]:
     return [key for key in checkpoints.in_notebooks(ROOT / "notebooks")[notebook]["checkpoints"] if key not in seen]
 
 
-def test_three_learners_run_notebooks_02_and_03_at_once_and_each_sees_only_their_own(room, tmp_path):
+@pytest.fixture(scope="module")
+def handouts(tmp_path_factory):
+    from workshop.instructor.handouts import write_handouts
+
+    destination = tmp_path_factory.mktemp("handouts")
+    write_handouts(destination)
+    return destination
+
+
+def automations_twice(room, prefix: str) -> dict[str, int]:
+    api, auth = room_api(room)
+    found = requests.post(f"{api}/automations/filter", json={"limit": 200}, auth=auth, timeout=30).json()
+    names = Counter(automation["name"] for automation in found if automation["name"].startswith(prefix))
+    return {name: count for name, count in names.items() if count > 1}
+
+
+def test_three_learners_run_notebooks_02_and_03_at_once_and_each_sees_only_their_own(room, handouts, tmp_path):
     learners = {name: learner_env(room, tmp_path, name) for name in LEARNERS}
     status = cli(learners["ann"], "status")
     assert status.returncode == 0 and "/ann/" in status.stdout, status.stdout
@@ -138,11 +166,14 @@ def test_three_learners_run_notebooks_02_and_03_at_once_and_each_sees_only_their
     results: dict[str, str | BaseException] = {}
 
     def learn(name: str) -> None:
-        folder = tmp_path / name / "notebooks"
-        shutil.copytree(ROOT / "notebooks", folder, ignore=shutil.ignore_patterns("output", ".ipynb_checkpoints"))
+        printed = []
         try:
-            results[name] = "".join(run_notebook(folder / notebook, env=learners[name], timeout=900)
-                                    for notebook in ("02_failure_notifications.ipynb", "03_event_driven_redeploy.ipynb"))
+            for number, handout in PLANS[name]:
+                folder = tmp_path / name / handout
+                if not folder.exists():
+                    shutil.copytree(handouts / handout, folder)
+                printed.append(run_notebook(folder / ROOM_NOTEBOOKS[number], env=learners[name], timeout=900))
+            results[name] = "\n".join(printed)
         except BaseException as failed:  # reported below, per learner
             results[name] = failed
 
@@ -153,6 +184,13 @@ def test_three_learners_run_notebooks_02_and_03_at_once_and_each_sees_only_their
         thread.join(timeout=1800)
     failed = {name: str(result)[:4000] for name, result in results.items() if isinstance(result, BaseException)}
     assert not failed and len(results) == len(LEARNERS), "\n\n".join(f"{name}: {error}" for name, error in failed.items())
+
+    # Each run's checks passed (a failed one raises); an exercise unanswered says so; running again made no twins.
+    for name, plan in PLANS.items():
+        attempted = [handout for _, handout in plan]
+        assert results[name].count("Not attempted yet") >= (1 if "learner" in attempted else 0), name
+        assert "✓ Correct" in results[name] or "solved" not in attempted, name
+        assert not automations_twice(room, f"workshop-{name}-"), (name, automations_twice(room, f"workshop-{name}-"))
 
     # Every message in the room's inbox is in the channel of the learner whose flows it is about.
     env, _, _ = room
@@ -165,34 +203,38 @@ def test_three_learners_run_notebooks_02_and_03_at_once_and_each_sees_only_their
         others = [name for name in LEARNERS if name != owner and f"workshop-{name}-" in body]
         assert owner in LEARNERS and not others, f"{path} got a message about {others}: {body[:300]}"
     for name in LEARNERS:
-        assert sum(path.startswith(f"/{name}/") for path, _ in about) > 10, f"{name} received too few alerts"
+        assert sum(path.startswith(f"/{name}/") for path, _ in about) > 5, f"{name} received too few alerts"
 
     # Each learner's backup runs were started by their own failover only.
     api, auth = room_api(room)
-    for name in LEARNERS:
+    for name in [name for name, plan in PLANS.items() if any(number == "03" for number, _ in plan)]:
         runs = requests.post(f"{api}/flow_runs/filter", auth=auth, timeout=30, json={
             "deployments": {"name": {"any_": [f"workshop-{name}-backup"]}}, "limit": 50}).json()
         starters = {run["created_by"]["display_value"] for run in runs if run.get("created_by")}
         assert runs and all(starter.startswith(f"workshop-{name}-") for starter in starters), (name, starters)
 
-    # The instructor's board shows each learner's checks in both notebooks: every one passed, or an exercise
-    # not attempted (the notebooks ran as shipped).
+    # The instructor's board shows each learner's checks in the notebooks they ran: every one passed, or (last
+    # run as shipped) an exercise not attempted.
     board_url = f"http://127.0.0.1:{env['WORKSHOP_INBOX_PORT']}/_workshop/board"
     assert requests.get(board_url, timeout=10).status_code == 401
     assert "Room progress" in requests.get(board_url, auth=auth, timeout=10).text
-    board = wait_for_board(board_url + ".json", auth, ("02", "03"))
+    board = wait_for_board(board_url + ".json", auth)
     notebooks = {notebook["number"]: notebook["checkpoints"] for notebook in board["notebooks"]}
     assert notebooks.keys() == {"00", "01", "02", "03", "04"} and all(notebooks.values()), notebooks
     for learner in board["learners"]:
-        for number in ("02", "03"):
+        last_handout = dict(PLANS[learner["name"]])  # notebook -> the handout it ran last
+        assert learner["notebooks"].keys() == last_handout.keys(), learner
+        for number, handout in last_handout.items():
             tally = learner["notebooks"][number]
-            assert tally["failed"] == 0 and 0 < tally["passed"] and tally["passed"] + tally["not-attempted"] == notebooks[number], (
-                learner["name"], number, tally, unreported(room, learner["name"], number))
-        assert learner["last"]["notebook"] == "03", learner["last"]
+            done = tally["passed"] == notebooks[number] if handout == "solved" else (
+                0 < tally["passed"] and tally["passed"] + tally["not-attempted"] == notebooks[number])
+            assert tally["failed"] == 0 and done, (learner["name"], number, tally, unreported(room, learner["name"], number))
+        assert learner["last"]["notebook"] == PLANS[learner["name"]][-1][0], learner["last"]
 
     # Ann starts over: her objects and messages go, Bob's and Cy's stay.
     before = {name: names_on_server(room, f"workshop-{name}-") for name in LEARNERS}
-    assert all(before[name]["automations"] and before[name]["deployments"] for name in LEARNERS), before
+    assert all(before[name]["automations"] and before[name]["blocks"] for name in LEARNERS), before
+    assert before["bob"]["deployments"] and before["cy"]["deployments"], before
     reset = cli(learners["ann"], "reset", "--yes")
     assert reset.returncode == 0, reset.stdout + reset.stderr
     assert names_on_server(room, "workshop-ann-") == {"automations": [], "blocks": [], "deployments": []}

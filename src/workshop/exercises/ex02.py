@@ -63,7 +63,7 @@ def body_template(answer):
     assert isinstance(answer, str), f"the template is a string; you gave a {type(answer).__name__}"
     rendered = _render(answer)  # fast feedback first, on a sample failure, before anything runs
     expected = {
-        "the flow's name": ("workshop-users-pipeline", "{{ flow.name }}"),
+        "the flow's name": (_SAMPLE["flow"]["name"], "{{ flow.name }}"),
         "the run's name": ("brave-otter", "{{ flow_run.name }}"),
         "the final state message": ("TransientAPIError: HTTP 503", "{{ flow_run.state.message }}"),
         "a link to the run": (_LINK, "{{ flow_run|ui_url }}"),
