@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks"))
 
 
 class Scripted(BaseHTTPRequestHandler):
-    """Answers with the next (status, headers, body) of `script`, and notes when each request came."""
+    """Answers with the next (status, headers, body) of `script`, and notes when each request came.
+    A header's value may be a function: it is called when the answer is sent."""
 
     script: list[tuple[int, dict, bytes]]
     seen: list[float]
@@ -29,7 +30,7 @@ class Scripted(BaseHTTPRequestHandler):
         status, headers, body = self.script[min(len(self.seen), len(self.script)) - 1]
         self.send_response(status)
         for name, value in {"Content-Type": "application/json", "Content-Length": str(len(body)), **headers}.items():
-            self.send_header(name, value)
+            self.send_header(name, value() if callable(value) else value)
         self.end_headers()
         self.wfile.write(body)
 
@@ -93,7 +94,9 @@ def http_date(seconds_from_now: float) -> str:
 
 @pytest.mark.parametrize("retry_after", ["2", "http-date"], ids=["seconds", "HTTP date"])
 def test_retry_after_is_honoured_in_both_its_forms(scripted, retry_after):
-    header = http_date(3) if retry_after == "http-date" else retry_after  # a date has whole seconds: 2 s or more away
+    # A date has whole seconds: 3 s from the moment of answering is 2 s or more away (on a loaded machine, the
+    # first request can come seconds after the test starts).
+    header = (lambda: http_date(3)) if retry_after == "http-date" else retry_after
     url, seen = scripted((429, {"Retry-After": header}, b'{"error": "slow down"}'), OK)
     state = fetch_once(url)
     assert state.is_completed() and len(seen) == 2
