@@ -178,7 +178,11 @@ def start(spec: ServiceSpec, settings: Settings, report: Report = silent) -> Pro
             f"Last lines of {log_file(spec.name, settings)}:\n{log_tail(spec.name, settings)}"
         ) from None
     if spec.after_start:
-        spec.after_start()
+        try:
+            spec.after_start()
+        except Exception:
+            process.stop(record, settings.run_dir)  # answering but not ready for use: the next start tries again
+            raise
     report(f"  ready after {time.monotonic() - began:.1f} s")
     return record
 
