@@ -22,6 +22,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+COURSE_NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 COLOURS = re.compile(r"\x1b\[[0-9;]*m")
 SLOW = 120.0  # seconds: no cell of the course takes this long on a loaded 2-core machine
 
@@ -63,3 +64,18 @@ def run_notebook(path: Path, *, env: dict[str, str] | None = None, timeout: floa
     _report_slowness(path, notebook, time.monotonic() - began)
     return "\n".join(output.get("text", "") or str(output.get("data", {}).get("text/plain", ""))
                      for cell in notebook.cells for output in cell.get("outputs", []))
+
+
+
+def assert_checks_ran(name: str, handout: str, printed: str) -> None:
+    """What a run of notebook `name` printed: as shipped ("learner"), its checks passed and every exercise said it
+    is not attempted yet, and the run went on; solved, every exercise was checked correct."""
+    from workshop.instructor.handouts import exercise_names
+
+    exercises = exercise_names(nbformat.read(COURSE_NOTEBOOKS / name, as_version=4))
+    if handout == "learner":
+        assert "✓" in printed, f"{name}: no check printed its ✓"
+        assert printed.count("Not attempted yet") >= len(exercises), f"{name}: an unanswered exercise must say so, and go on"
+    else:
+        assert "Not attempted yet" not in printed and "Skipped" not in printed, f"{name}: an exercise was not checked"
+        assert printed.count("✓ Correct") >= len(exercises), f"{name}: not every exercise was checked correct"
