@@ -38,30 +38,38 @@ def test_a_private_course_for_tests_never_uses_the_learners_database(monkeypatch
         assert settings_module.load().database_url is None
 
 
-@needs_postgres
-def test_the_course_server_keeps_its_data_in_postgresql(tmp_path):
+@pytest.fixture
+def course_on_postgres(tmp_path):
+    """A course folder whose services are up, its Prefect server on a new PostgreSQL; yields (environment, URL).
+    Afterwards `down` must stop everything."""
     with postgres.cluster() as url:
         env = private_course(tmp_path, WORKSHOP_DATABASE_URL=url)
         try:
             up = cli(env, "up")
             assert up.returncode == 0, up.stderr
-            api = f"http://127.0.0.1:{env['WORKSHOP_PREFECT_PORT']}/api"
-            created = requests.post(f"{api}/flows/", json={"name": "workshop-on-postgres"}, timeout=10)
-            assert created.status_code in (200, 201), created.text
-            assert postgres.query(url, "select name from flow") == ["workshop-on-postgres"]
-            home = tmp_path / "course"
-            assert not list(home.rglob("*.db")), "the server made a SQLite database as well"
-            password = url.split(":")[2].split("@")[0]
-            assert not [path for path in home.rglob("*") if path.is_file() and password in path.read_text(errors="ignore")], (
-                "the database password was written into the course folder"
-            )
-            # The same server, asked for again, is reused: the record's digest matches the URL.
-            again = cli(env, "up")
-            assert again.returncode == 0 and "Starting the Prefect server" not in again.stdout, again.stdout
+            yield env, url
         finally:
             down = cli(env, "down", timeout=30)
         assert down.returncode == 0, down.stderr
         assert ports_free(env)
+
+
+@needs_postgres
+def test_the_course_server_keeps_its_data_in_postgresql(course_on_postgres, tmp_path):
+    env, url = course_on_postgres
+    api = f"http://127.0.0.1:{env['WORKSHOP_PREFECT_PORT']}/api"
+    created = requests.post(f"{api}/flows/", json={"name": "workshop-on-postgres"}, timeout=10)
+    assert created.status_code in (200, 201), created.text
+    assert postgres.query(url, "select name from flow") == ["workshop-on-postgres"]
+    home = tmp_path / "course"
+    assert not list(home.rglob("*.db")), "the server made a SQLite database as well"
+    password = url.split(":")[2].split("@")[0]
+    assert not [path for path in home.rglob("*") if path.is_file() and password in path.read_text(errors="ignore")], (
+        "the database password was written into the course folder"
+    )
+    # The same server, asked for again, is reused: the record's digest matches the URL.
+    again = cli(env, "up")
+    assert again.returncode == 0 and "Starting the Prefect server" not in again.stdout, again.stdout
 
 
 # Eight learners' kernels reach notebook 02's block cell at the same moment, each saving its own block.
@@ -83,18 +91,12 @@ asyncio.run(main())
 
 
 @needs_postgres
-def test_learners_saving_their_first_blocks_at_once_on_a_new_server_all_succeed(tmp_path):
+def test_learners_saving_their_first_blocks_at_once_on_a_new_server_all_succeed(course_on_postgres):
     # Prefect makes its key for block secrets on the first save; eight first saves at once failed 7 of 8
     # with ObjectNotFound before the course made the key when it starts the server.
-    with postgres.cluster() as url:
-        env = private_course(tmp_path, WORKSHOP_DATABASE_URL=url)
-        try:
-            up = cli(env, "up")
-            assert up.returncode == 0, up.stderr
-            assert postgres.query(url, "select count(*) from block_document") == ["0"], "making the key left a block"
-            api = f"http://127.0.0.1:{env['WORKSHOP_PREFECT_PORT']}/api"
-            saves = subprocess.run([sys.executable, "-c", FIRST_SAVES_AT_ONCE], env={**env, "PREFECT_API_URL": api},
-                                   capture_output=True, text=True, timeout=120)
-            assert saves.stdout.split() == ["saved"] * 8, saves.stdout + saves.stderr[-2000:]
-        finally:
-            cli(env, "down", timeout=30)
+    env, url = course_on_postgres
+    assert postgres.query(url, "select count(*) from block_document") == ["0"], "making the key left a block"
+    api = f"http://127.0.0.1:{env['WORKSHOP_PREFECT_PORT']}/api"
+    saves = subprocess.run([sys.executable, "-c", FIRST_SAVES_AT_ONCE], env={**env, "PREFECT_API_URL": api},
+                           capture_output=True, text=True, timeout=120)
+    assert saves.stdout.split() == ["saved"] * 8, saves.stdout + saves.stderr[-2000:]
