@@ -54,6 +54,17 @@ def course():
     return start_services()
 
 
+@pytest.fixture(scope="module")
+def handouts(tmp_path_factory):
+    """`learner/` and `solved/` copies of the notebooks, as `python -m workshop handouts` writes them: one set per
+    test module, so notebooks that write `output/` next to themselves never share it with another module's."""
+    from workshop.instructor.handouts import write_handouts
+
+    destination = tmp_path_factory.mktemp("handouts")
+    write_handouts(destination)
+    return destination
+
+
 @pytest.fixture
 def free_port() -> int:
     return isolation.free_port()

@@ -142,15 +142,6 @@ def unreported(room, learner: str, notebook: str) -> list[str]:
     return [key for key in checkpoints.in_notebooks(ROOT / "notebooks")[notebook]["checkpoints"] if key not in seen]
 
 
-@pytest.fixture(scope="module")
-def handouts(tmp_path_factory):
-    from workshop.instructor.handouts import write_handouts
-
-    destination = tmp_path_factory.mktemp("handouts")
-    write_handouts(destination)
-    return destination
-
-
 def automations_twice(room, prefix: str) -> dict[str, int]:
     api, auth = room_api(room)
     found = requests.post(f"{api}/automations/filter", json={"limit": 200}, auth=auth, timeout=30).json()

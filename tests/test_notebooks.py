@@ -16,19 +16,11 @@ from collections import Counter
 
 import pytest
 
-from workshop.instructor.handouts import write_handouts
 from workshop.supervisor import postgres
 
 from .notebooks import assert_checks_ran, run_notebook
 from .test_classroom import ROOM_NOTEBOOKS
 from .test_exercises import SHIPPED
-
-
-@pytest.fixture(scope="module")
-def handouts(tmp_path_factory):
-    destination = tmp_path_factory.mktemp("handouts")
-    write_handouts(destination)
-    return destination
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
