@@ -18,6 +18,9 @@ given the object (or asks `current()` for the one this process uses):
 | WORKSHOP_LEARNER | none | a learner in a room: their name, in everything they create there |
 | WORKSHOP_ROOM_PASSWORD | none | the room's password (Prefect's basic auth, the inbox) |
 | WORKSHOP_HOST | 127.0.0.1 | the address a room's services listen on (`classroom up --host`) |
+| WORKSHOP_HUB_PORT | 4290 | a room's JupyterHub (`classroom hub`); it also takes the next two ports on 127.0.0.1 |
+| WORKSHOP_HUB_URL | http://WORKSHOP_HOST:WORKSHOP_HUB_PORT | the hub's address as browsers reach it (behind a reverse proxy: its https address) |
+| WORKSHOP_HUB_IDLE_MINUTES | 30 | a learner's JupyterLab idle this long is stopped (their notebooks stay) |
 | PREFECT_API_URL | none | use this Prefect server (classroom, Cloud) instead of starting one |
 | PREFECT_API_KEY | none | the key for PREFECT_API_URL on Prefect Cloud |
 | PREFECT_UI_URL | from PREFECT_API_URL | where the Prefect UI of that server is |
@@ -56,7 +59,8 @@ ROOM_FILE = "room.env"
 # A learner's name is a path segment and a part of Prefect names: no separators, so that
 # "workshop-ann-*" never matches another learner's objects ("workshop-anna-..." does not).
 LEARNER_NAME = re.compile(r"[a-z][a-z0-9]{0,23}")
-RESERVED_NAMES = {"api", "mirror", "hooks"}  # paths the mock API and the inbox use themselves
+# Paths the mock API, the inbox and a room's hub use themselves, and the hub's admin.
+RESERVED_NAMES = {"api", "mirror", "hooks", "inbox", "prefect", "instructor"}
 
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 # An editable install (the README's) runs from the repository: the course folder.
@@ -66,7 +70,8 @@ COURSE_ROOT: Path | None = (
 )
 
 Port = Annotated[int, Field(ge=1024, le=65535)]
-PORT_DEFAULTS = {"prefect_port": 4200, "mock_port": 4280, "inbox_port": 4281, "runner_port": 4282, "postgres_port": 4232}
+PORT_DEFAULTS = {"prefect_port": 4200, "mock_port": 4280, "inbox_port": 4281, "runner_port": 4282, "postgres_port": 4232,
+                 "hub_port": 4290}
 
 
 def course_path(path: Path) -> Path:
@@ -92,6 +97,7 @@ class Settings(BaseSettings):
     inbox_port: Port = PORT_DEFAULTS["inbox_port"]
     runner_port: Port = PORT_DEFAULTS["runner_port"]
     postgres_port: Port = PORT_DEFAULTS["postgres_port"]
+    hub_port: Annotated[int, Field(ge=1024, le=65533)] = PORT_DEFAULTS["hub_port"]  # and the next two
     api_url: str | None = None
     mock_fixture: Path | None = None
     database_url: SecretStr | None = None
@@ -99,6 +105,9 @@ class Settings(BaseSettings):
     learner: str | None = None
     room_password: SecretStr | None = None
     host: str = HOST
+    hub: bool = False  # this room serves JupyterHub too (`classroom hub` writes it to the room file)
+    hub_url: str | None = None
+    hub_idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 30
     prefect_api_url: str | None = Field(None, validation_alias="PREFECT_API_URL")
     prefect_api_key: SecretStr | None = Field(None, validation_alias="PREFECT_API_KEY")
     prefect_ui_url: str | None = Field(None, validation_alias="PREFECT_UI_URL")
@@ -108,7 +117,7 @@ class Settings(BaseSettings):
     def _resolve(cls, path: Path | None) -> Path | None:
         return None if path is None else course_path(path)
 
-    @field_validator("api_url", "prefect_api_url", "prefect_ui_url", "room")
+    @field_validator("api_url", "prefect_api_url", "prefect_ui_url", "room", "hub_url")
     @classmethod
     def _strip_url(cls, url: str | None) -> str | None:
         return url.strip().rstrip("/") or None if url else None
@@ -225,6 +234,20 @@ class Settings(BaseSettings):
     def inbox_url(self) -> str:
         """The inbox; in a room, this learner's channels of the room's inbox."""
         return self._service_url(self.inbox_port) + (f"/{self.learner}" if self.in_room else "")
+
+    @property
+    def hub_address(self) -> str | None:
+        """Where browsers reach the room's JupyterHub, if this room serves one (a learner's server is told)."""
+        if self.hub_url:
+            return self.hub_url
+        return f"http://{self.host}:{self.hub_port}" if self.hosts_room and self.hub else None
+
+    @property
+    def inbox_page_url(self) -> str:
+        """The inbox page to keep open in a browser tab: in a hub, through the hub's address."""
+        if self.in_room and self.hub_url:
+            return f"{self.hub_url}/inbox/{self.learner}/"
+        return f"{self.inbox_url}/"
 
     @property
     def run_dir(self) -> Path:

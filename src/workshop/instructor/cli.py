@@ -13,6 +13,7 @@ from ..errors import WorkshopError
 from ..settings import PREFIX, Settings
 from ..supervisor import course
 from . import room
+from .hub import ADMIN, ADMIN_PASSWORD_FILE
 
 
 def _print_status(rows: list[course.ServiceStatus]) -> None:
@@ -158,8 +159,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_classroom(args: argparse.Namespace, settings: Settings) -> int:
-    if args.action == "up":
-        settings = room.host(settings, address=args.host, new_password=args.new_password,
+    if args.action in ("up", "hub"):
+        settings = room.host(settings, address=args.host, new_password=args.new_password, hub=args.action == "hub",
                              report=lambda line: print(line, flush=True))
     elif args.action == "down":
         stopped, database = room.end(settings)
@@ -178,9 +179,18 @@ def cmd_classroom(args: argparse.Namespace, settings: Settings) -> int:
     if settings.database_url and postgres.running(postgres.room_folder(settings)):
         title = "PostgreSQL (the room's database)"
         print(f"OK   {title:<34} 127.0.0.1:{settings.postgres_port}")
-    print(f"\nPrefect UI: {settings.local_prefect_api_url.removesuffix('/api')}  (user {settings_module.ROOM_USER}, "
-          f"the room's password)\nInbox:      {settings.inbox_url}/  (every learner's messages)\n"
-          f"Progress:   {settings.inbox_url}/_workshop/board  (who is where: each learner's checks, live)")
+    hub = settings.hub_address
+    ui = f"{hub}/prefect" if hub else settings.local_prefect_api_url.removesuffix("/api")
+    inbox = f"{hub}/inbox" if hub else settings.inbox_url
+    print(f"\nPrefect UI: {ui}/  (user {settings_module.ROOM_USER}, the room's password)\n"
+          f"Inbox:      {inbox}/  (every learner's messages)\n"
+          f"Progress:   {inbox}/_workshop/board  (who is where: each learner's checks, live)")
+    if hub:
+        print(f"\nLearners open {hub}/ in a browser and log in with a name of their own (lowercase letters and digits) "
+              f"and the room's password: {settings.room_password.get_secret_value()}\nYou log in as {ADMIN} (the hub's "
+              f"admin) with the password in {settings.home / ADMIN_PASSWORD_FILE}\n"
+              f"\nLearners with the course installed can join from their laptops instead:\n\n    {room.join_line(settings)}\n")
+        return 0 if all(row.ok for row in rows) else 1
     print(f"\nLearners join with:\n\n    {room.join_line(settings)}\n")
     return 0 if all(row.ok for row in rows) else 1
 
@@ -235,9 +245,10 @@ def parser() -> argparse.ArgumentParser:
     handouts.set_defaults(run=cmd_handouts)
     commands.add_parser("lab", help="start the services and open the course in JupyterLab").set_defaults(run=cmd_lab)
     classroom = commands.add_parser("classroom", help="run one Prefect server (on PostgreSQL), mock API and inbox for a room")
-    classroom.add_argument("action", choices=["up", "status", "down"])
-    classroom.add_argument("--host", help="up: an address of this machine learners reach (default: 127.0.0.1, this machine only)")
-    classroom.add_argument("--new-password", action="store_true", help="up: a new room password (learners join again)")
+    classroom.add_argument("action", choices=["up", "hub", "status", "down"],
+                           help="hub: up, and JupyterHub serving the course to learners' browsers (no install for them)")
+    classroom.add_argument("--host", help="up, hub: an address of this machine learners reach (default: 127.0.0.1, this machine only)")
+    classroom.add_argument("--new-password", action="store_true", help="up, hub: a new room password (learners join again)")
     classroom.set_defaults(run=cmd_classroom)
     join = commands.add_parser("join", help="work in a room: use its Prefect server, mock API and inbox (the instructor gives the line)")
     join.add_argument("room", help="the room's address, http://workshop:PASSWORD@HOST:PORT")

@@ -21,8 +21,9 @@ from pydantic import ValidationError
 from .. import settings as settings_module
 from ..errors import SettingsError, WorkshopError
 from ..settings import PORT_DEFAULTS, ROOM_USER, Settings, variable
-from ..supervisor import course, postgres
+from ..supervisor import course, jupyterhub, postgres, process
 from ..supervisor.service import Report, silent
+from .hub import stop_learners_runners
 
 
 def write_room_file(settings: Settings, values: dict[str, str]) -> None:
@@ -63,12 +64,19 @@ def _checked_address(host: str) -> str:
     return host
 
 
-def host(settings: Settings, *, address: str | None, new_password: bool, report: Report = silent) -> Settings:
-    """Start (or keep running) the room's services; returns the room's settings."""
+def host(settings: Settings, *, address: str | None, new_password: bool, hub: bool = False,
+         report: Report = silent) -> Settings:
+    """Start (or keep running) the room's services, with its JupyterHub if `hub`; returns the room's settings."""
     if settings.in_room:
         raise WorkshopError("This course folder has joined a room as a learner: `python -m workshop leave` first.")
+    if hub:
+        jupyterhub.require_proxy()  # before anything starts
     values = {"WORKSHOP_ROOM_PASSWORD": _room_password(settings, new_password),
               "WORKSHOP_HOST": _checked_address(address or settings.host)}
+    if hub:
+        values["WORKSHOP_HUB"] = "true"
+    elif record := process.live_record(settings.run_dir, "hub"):
+        process.stop(record, settings.run_dir)  # `classroom up` after `classroom hub`: a room without its hub
     if settings.database_url is None:
         if postgres.binaries() is None:
             raise WorkshopError(f"A room's Prefect server keeps its data in PostgreSQL. {postgres.INSTALL_HINT} "
@@ -76,6 +84,8 @@ def host(settings: Settings, *, address: str | None, new_password: bool, report:
         values["WORKSHOP_DATABASE_URL"] = postgres.ensure_room_database(settings, report)
     write_room_file(settings, values)
     room = settings_module.reload()
+    if hub:
+        jupyterhub.folder(room).mkdir(parents=True, exist_ok=True)
     course.up(room, report)
     return room
 
@@ -83,6 +93,7 @@ def host(settings: Settings, *, address: str | None, new_password: bool, report:
 def end(settings: Settings) -> tuple[list[course.Stopped], bool]:
     """Stop the room's services and its PostgreSQL; the course folder is a laptop course again."""
     stopped = course.down(settings)
+    stop_learners_runners(settings)  # detached: the hub's learners' deployment runners outlive their servers
     database_stopped = postgres.stop(postgres.room_folder(settings)) if postgres.binaries() else False
     if settings.hosts_room:
         settings.room_file.unlink(missing_ok=True)

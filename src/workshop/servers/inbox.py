@@ -19,7 +19,8 @@ another notebook or a restart of the inbox sees the same messages.
 In a room, a learner's channels are under `/<learner>/`, and the same requests
 under that path (`GET /ann/`, `GET /ann/_workshop/messages`, ...) see and clear
 only that learner's messages. Posting stays open (webhooks carry no password);
-reading and deleting take the room's password.
+reading and deleting take the room's password. A room's JupyterHub routes its
+`/inbox/` here, path and all: every request is also answered under `/inbox`.
 
 Chat-style bodies (`{"text": "subject\\nbody"}`, as Prefect's Mattermost block
 sends to `/hooks/<token>`) and the course's own `{"subject", "body"}` both get
@@ -43,6 +44,7 @@ from .board import Board
 from .httpd import BodyTooLarge, JSONHandler, make_server, serve_until_stopped
 
 CONTROL = "/_workshop/"
+HUB_MOUNT = "/inbox"  # where a room's hub shows the inbox (its proxy keeps the path)
 HIDDEN_HEADERS = {"authorization", "cookie", "proxy-authorization"}
 STREAM_KEEPALIVE = 15.0  # seconds between comments that keep an idle stream open
 STREAM_LIFETIME = 3600.0  # a browser reconnects by itself, resuming after the last id
@@ -155,6 +157,16 @@ class InboxHandler(JSONHandler):
     store: MessageStore  # set on the subclass made by `make_inbox_server`
     board: Board | None = None  # a room's; a laptop has none
 
+    @property
+    def mount(self) -> str:
+        """`/inbox` for a request through a room's hub, else ''."""
+        path = super().route
+        return HUB_MOUNT if path == HUB_MOUNT or path.startswith(HUB_MOUNT + "/") else ""
+
+    @property
+    def route(self) -> str:
+        return super().route.removeprefix(self.mount) or "/"
+
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
         if self.route.startswith(CONTROL) or self.route == "/":
             return self.send_json(405, {"error": "Send notifications to a channel path, such as /alerts."})
@@ -187,7 +199,7 @@ class InboxHandler(JSONHandler):
             return self._messages(route)
         if not route.startswith(CONTROL):
             # A channel's address opened in a browser: show the page (the learner's), filtered to that channel.
-            home = f"/{learner}/" if learner else "/"
+            home = f"{self.mount}/{learner}/" if learner else f"{self.mount}/"
             return self.send_body(303, b"", "text/plain", {"Location": f"{home}?channel={self.route}"})
         self.send_json(404, {"error": f"No {route}: the inbox page is at /, its messages at {CONTROL}messages."})
 

@@ -6,6 +6,7 @@
 | mock-api | the mock randomuser API | `up`, `workshop.start()` |
 | inbox | the notification inbox | `up`, `workshop.start()` |
 | deployments | the process serving notebook 03's deployments | `serve_deployments()` in a notebook |
+| hub | a room's JupyterHub, with its proxy and the learners' servers | `classroom hub` |
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import requests
 from ..errors import ServiceError, WorkshopError
 from ..servers import INBOX_ID, MOCK_API_ID, MOCK_SITES
 from ..settings import HOST, Settings
-from . import prefect_server, process
+from . import jupyterhub, prefect_server, process
 from .service import Health, Report, ServiceSpec, check, check_url, ensure, silent
 
 RUNNER = "deployments"
@@ -117,6 +118,8 @@ def local_specs(settings: Settings) -> list[ServiceSpec]:
     specs = [mock_spec(settings), inbox_spec(settings)]
     if settings.external_prefect_api_url is None:
         specs.insert(0, prefect_server.local_spec(settings))
+    if settings.hosts_room and settings.hub:
+        specs.append(jupyterhub.spec(settings))  # last: it routes to the others
     return specs
 
 
@@ -166,7 +169,7 @@ def course_for(settings: Settings, started: list[str] | None = None) -> Course:
         data_api_url=settings.api_url or settings.mock_url + MOCK_SITES["primary"],
         mock_url=settings.mock_url + MOCK_SITES["primary"],
         mirror_url=settings.mock_url + MOCK_SITES["mirror"],
-        inbox_url=f"{settings.inbox_url}/",
+        inbox_url=settings.inbox_page_url,
         external_prefect=settings.external_prefect_api_url is not None,
         started=started or [],
         learner=settings.learner if settings.in_room else None,
@@ -301,7 +304,7 @@ class Stopped:
 
 def down(settings: Settings) -> list[Stopped]:
     """Stop every process this course folder started, whatever settings started it; carry on past trouble."""
-    names = ["prefect", "mock-api", "inbox", RUNNER]
+    names = ["hub", "prefect", "mock-api", "inbox", RUNNER]
     with process.exclusive(settings.run_dir, timeout=START_TIMEOUT, what="stopping the course's services"):
         records = [record for name in names if (record := process.live_record(settings.run_dir, name))]
 

@@ -52,6 +52,20 @@ def create_encryption_key(settings: Settings) -> None:
     answer(http.delete(f"{api}/block_documents/{document['id']}", auth=auth, timeout=10))
 
 
+UI_BASE_IN_HUB = "/prefect"  # where a room with a hub serves the Prefect UI: the hub routes that path to it
+
+
+def _behind_hub(settings: Settings) -> dict[str, str]:
+    """A room's server reached through its JupyterHub: the UI under /prefect/, notifications linking there."""
+    if not (settings.hosts_room and settings.hub):
+        return {}
+    return {
+        "PREFECT_SERVER_UI_SERVE_BASE": UI_BASE_IN_HUB,
+        "PREFECT_UI_API_URL": "/api",  # relative: the hub routes its /api/ to this server, whose own API is there too
+        "PREFECT_UI_URL": settings.hub_address + UI_BASE_IN_HUB,
+    }
+
+
 def local_spec(settings: Settings) -> ServiceSpec:
     secrets = {}
     if settings.database_url:
@@ -79,6 +93,7 @@ def local_spec(settings: Settings) -> ServiceSpec:
             # default): notebook 03 shows it within a lesson. Everything else is Prefect's default.
             "PREFECT_SERVER_SERVICES_FOREMAN_LOOP_SECONDS": "5",
             "PREFECT_SERVER_SERVICES_FOREMAN_DEPLOYMENT_LAST_POLLED_TIMEOUT_SECONDS": "15",
+            **_behind_hub(settings),
         },
         secret_env=secrets,
         # A first start creates the database: about 15 s on a 2-core machine.

@@ -101,6 +101,13 @@ def check_url(health_url: str, port: int, is_ours: Callable[[requests.Response],
     return Health("foreign", f"port {port} answers as something else (HTTP {response.status_code})")
 
 
+def free_port() -> int:
+    """A port nothing listens on now, on 127.0.0.1 (the system picks it)."""
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
 def port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         # As the servers themselves do: a port whose old connections linger in TIME_WAIT is free.

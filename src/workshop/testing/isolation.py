@@ -11,23 +11,26 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..settings import HOST
+from ..supervisor.service import free_port, port_in_use
 
 FORGET = ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE", "PREFECT_UI_URL", "WORKSHOP_API_URL", "WORKSHOP_MOCK_FIXTURE",
           "WORKSHOP_DATABASE_URL", "WORKSHOP_ROOM", "WORKSHOP_LEARNER", "WORKSHOP_ROOM_PASSWORD", "WORKSHOP_HOST",
-          "PREFECT_API_AUTH_STRING")
+          "PREFECT_API_AUTH_STRING", "WORKSHOP_HUB", "WORKSHOP_HUB_URL", "WORKSHOP_HUB_IDLE_MINUTES")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
+def free_ports(count: int) -> int:
+    """The first of `count` consecutive free ports (a hub takes three), below the range the system picks from."""
+    for _ in range(200):
+        first = random.randrange(20000, 32000)
+        if not any(port_in_use(port) for port in range(first, first + count)):
+            return first
+    raise RuntimeError(f"no {count} consecutive free ports found between 20000 and 32000")
 
 
 def enter(prefix: str = "workshop-") -> Path:
@@ -43,6 +46,7 @@ def enter(prefix: str = "workshop-") -> Path:
         WORKSHOP_INBOX_PORT=str(free_port()),
         WORKSHOP_RUNNER_PORT=str(free_port()),
         WORKSHOP_POSTGRES_PORT=str(free_port()),
+        WORKSHOP_HUB_PORT=str(free_ports(3)),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
     )
     return home

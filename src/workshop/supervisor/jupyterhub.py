@@ -1,0 +1,79 @@
+"""A room's JupyterHub: how to start it, and what it needs that pip does not install.
+
+JupyterHub runs in the room's course folder (`<home>/hub/`: its database, cookie
+secret, the learners' folders) with the course's configuration
+(`instructor/jupyterhub_config.py`). It starts its standard proxy,
+configurable-http-proxy, a Node.js program from npm, on the hub's port, and
+talks to it on the next port; the hub itself listens on the one after, on
+127.0.0.1. Stopping the hub's process group stops the proxy and the learners'
+servers with it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from importlib import resources
+from pathlib import Path
+
+import requests
+
+from ..errors import WorkshopError
+from ..settings import Settings
+from .service import ServiceSpec
+
+PROXY = "configurable-http-proxy"
+PROXY_HINT = (f"JupyterHub's proxy is the Node.js program {PROXY}: install it with `npm install -g {PROXY}` "
+              "(Node.js 18 or newer: `sudo apt-get install nodejs npm` on Debian or Ubuntu), then try again.")
+
+
+def proxy_command() -> str | None:
+    """The proxy on PATH, or next to this Python (a conda environment installs it there)."""
+    return shutil.which(PROXY) or shutil.which(PROXY, path=str(Path(sys.executable).parent))
+
+
+def require_proxy() -> str:
+    found = proxy_command()
+    if found is None:
+        raise WorkshopError(PROXY_HINT)
+    return found
+
+
+def folder(settings: Settings) -> Path:
+    return settings.home / "hub"
+
+
+def proxy_api_port(settings: Settings) -> int:
+    return settings.hub_port + 1
+
+
+def internal_port(settings: Settings) -> int:
+    return settings.hub_port + 2
+
+
+def _answers_as_hub(response: requests.Response) -> bool:
+    try:
+        return response.status_code == 200 and "version" in response.json()
+    except (ValueError, TypeError):
+        return False
+
+
+def spec(settings: Settings) -> ServiceSpec:
+    config = resources.files("workshop.instructor").joinpath("jupyterhub_config.py")
+    url = f"http://{settings.host}:{settings.hub_port}"
+    return ServiceSpec(
+        name="hub",
+        title="JupyterHub",
+        port=settings.hub_port,
+        port_variable="WORKSHOP_HUB_PORT",
+        url=f"{url}/",
+        health_url=f"{url}/hub/api/",  # through the proxy: both answer
+        is_ours=_answers_as_hub,
+        command=[sys.executable, "-m", "jupyterhub", "-f", str(config)],
+        # What the configuration reads from the settings; a change restarts the hub.
+        own_env={"WORKSHOP_HUB_URL": settings.hub_address or url, "WORKSHOP_HUB_IDLE_MINUTES": str(settings.hub_idle_minutes),
+                 "WORKSHOP_HUB_PROXY": require_proxy()},
+        secret_env={"WORKSHOP_ROOM_PASSWORD": settings.room_password.get_secret_value()},
+        start_timeout=90.0,
+        cwd=folder(settings),
+    )
