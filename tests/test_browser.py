@@ -131,6 +131,37 @@ def new_page(browser, allowed: str):
     return page
 
 
+def start_run_all(page, notebook: str) -> None:
+    """In a JupyterLab page with `notebook` open: once it is the current tab and its kernel is ready, Run All Cells
+    through the Run menu (which runs the current tab's notebook)."""
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current", has_text=notebook).wait_for(timeout=60_000)
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").first.wait_for(timeout=60_000)
+    # The status bar reads "| Idle" once the kernel is started *and* connected; Run All before that is lost.
+    page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(timeout=60_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+
+
+def run_ended(page, notebook: str) -> bool:
+    """True once Run All has ended; an error if it stopped early (a cell raised)."""
+    # Read textContent, not innerText: JupyterLab does not render off-screen cells.
+    prompts = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt")
+    texts = [text.strip() for text in prompts.all_text_contents()]
+    # Run All marks every queued cell [*]; when none is left, the run ended (or stopped at an error).
+    if not texts or texts[0] in ("[ ]:", "") or "[*]:" in texts:
+        return False
+    not_run = [number for number, text in enumerate(texts, 1) if text in ("[ ]:", "")]
+    assert not not_run, f"{notebook}: Run All stopped before code cell {not_run[0]}: the cell above it raised"
+    return True
+
+
+def keep_evidence(page, name: str, folder: Path = ARTIFACTS) -> None:
+    """A failed page's screenshot and console log, for the person reading the failure."""
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}-FAILED.png"), full_page=True)
+    (folder / f"{name}-console.log").write_text("\n".join(page.console))
+
+
 def run_all(browser, lab, notebook: str, while_running=None):
     """Open a notebook, Run All through the menu, wait until every cell has run; return the page."""
     base, token = lab
@@ -139,33 +170,21 @@ def run_all(browser, lab, notebook: str, while_running=None):
     stem = Path(notebook).stem
     try:
         page.goto(f"{base}/lab/tree/{notebook}?token={token}")
-        panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
-        panel.locator(".jp-Cell").first.wait_for(timeout=60_000)
+        page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").first.wait_for(timeout=60_000)
         tabs = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab").all_text_contents()
         assert tabs == [notebook], f"JupyterLab opened {tabs}: it restored a workspace that is not the test's"
-        # The status bar reads "| Idle" once the kernel is started *and* connected; Run All before that is lost.
-        page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(timeout=60_000)
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        # Read textContent, not innerText: JupyterLab does not render off-screen cells.
-        prompts = panel.locator(".jp-CodeCell .jp-InputPrompt")
+        start_run_all(page, notebook)
 
-        def settled() -> bool:
+        def ended() -> bool:
             if while_running:
                 while_running()
-            # Run All marks every queued cell [*]; when none is left, the run ended (or stopped at an error).
-            texts = [text.strip() for text in prompts.all_text_contents()]
-            return bool(texts) and texts[0] not in ("[ ]:", "") and "[*]:" not in texts
+            return run_ended(page, notebook)
 
-        wait_for(settled, timeout=300, what=f"Run All of {notebook} to finish in the browser", interval=1.0)
-        texts = [text.strip() for text in prompts.all_text_contents()]
-        not_run = [number for number, text in enumerate(texts, 1) if text in ("[ ]:", "")]
-        assert not not_run, f"{notebook}: Run All stopped before code cell {not_run[0]}: the cell above it raised"
+        wait_for(ended, timeout=300, what=f"Run All of {notebook} to finish in the browser", interval=1.0)
         page.screenshot(path=str(ARTIFACTS / f"{stem}-done.png"), full_page=False)
         return page
     except Exception:
-        page.screenshot(path=str(ARTIFACTS / f"{stem}-FAILED.png"), full_page=True)
-        (ARTIFACTS / f"{stem}-console.log").write_text("\n".join(page.console))
+        keep_evidence(page, stem)
         raise
 
 

@@ -1,0 +1,213 @@
+"""A room in the browser: `classroom hub` serves the course through JupyterHub. Learners log in with a name
+of their own and the room's password and work in their own JupyterLab, already in the room; the Prefect UI
+and the inbox are under the hub's one address.
+
+Needs PostgreSQL's server programs (a room's database), JupyterHub's proxy (configurable-http-proxy, from npm)
+and, for the browser test, Debian's Chromium; .ci/run installs all three. Screenshots and the memory each
+learner's JupyterLab took are left in `test-artifacts/hub/`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+from workshop import settings as settings_module
+from workshop.supervisor import jupyterhub, postgres
+from workshop.supervisor.service import port_in_use
+from workshop.testing.isolation import free_port, free_ports
+from workshop.waiting import wait_for
+
+from .test_browser import CHROMIUM, FLAGS, ROOT, assert_checks_passed, keep_evidence, run_ended, start_run_all
+from .test_real_use import cli, ports_free, private_course
+
+ARTIFACTS = ROOT / "test-artifacts" / "hub"
+LEARNERS = ("ann", "bob")
+
+pytestmark = [
+    pytest.mark.skipif(postgres.binaries() is None, reason=postgres.INSTALL_HINT),
+    pytest.mark.skipif(jupyterhub.proxy_command() is None, reason=jupyterhub.PROXY_HINT),
+    pytest.mark.xdist_group("hub"),  # one hub for the module's tests
+]
+
+
+@dataclass(frozen=True)
+class Hub:
+    env: dict[str, str]
+    url: str
+    password: str  # the room's: every learner's
+    admin_password: str
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    """An instructor's course folder with `classroom hub` up, on private ports."""
+    env = private_course(tmp_path_factory.mktemp("hub-instructor"), WORKSHOP_POSTGRES_PORT=str(free_port()),
+                         WORKSHOP_HUB_PORT=str(free_ports(3)))
+    home = Path(env["WORKSHOP_HOME"])
+    try:
+        up = cli(env, "classroom", "hub", timeout=300)
+        assert up.returncode == 0, up.stdout + up.stderr
+        url = re.search(r"Learners open (\S+)/ in a browser", up.stdout).group(1)
+        password = re.search(r"the room's password: (\S+)", up.stdout).group(1)
+        assert url == f"http://127.0.0.1:{env['WORKSHOP_HUB_PORT']}", up.stdout  # loopback unless the instructor names one
+        yield Hub(env, url, password, (home / "hub-admin-password").read_text().strip())
+    finally:
+        down = cli(env, "classroom", "down", timeout=120)
+        shutil.rmtree(postgres.room_folder(settings_module.Settings(home=home)), ignore_errors=True)
+    assert down.returncode == 0, down.stdout + down.stderr
+    hub_ports = range(int(env["WORKSHOP_HUB_PORT"]), int(env["WORKSHOP_HUB_PORT"]) + 3)
+    assert ports_free(env) and not any(port_in_use(port) for port in hub_ports), "classroom down left a port taken"
+    assert not learner_servers(home), "classroom down left a learner's JupyterLab running"
+
+
+def learner_servers(home: Path) -> dict[str, psutil.Process]:
+    """The learners' JupyterLab servers of this hub, by learner."""
+    found = {}
+    for candidate in psutil.process_iter(["cmdline", "cwd"]):
+        line, cwd = candidate.info["cmdline"] or [], candidate.info["cwd"] or ""
+        if any(part.endswith("jupyterhub-singleuser") for part in line) and cwd.startswith(str(home)):
+            found[Path(cwd).name] = candidate
+    return found
+
+
+def log_in(hub: Hub, name: str, password: str) -> tuple[requests.Session, requests.Response]:
+    """Log in through the hub's form, as a browser does; returns the session and the form's answer."""
+    session = requests.Session()
+    session.get(f"{hub.url}/hub/login", timeout=30)
+    answer = session.post(f"{hub.url}/hub/login", timeout=30, allow_redirects=False, data={
+        "username": name, "password": password, "_xsrf": session.cookies.get("_xsrf")})
+    return session, answer
+
+
+def open_lab(hub: Hub, session: requests.Session, name: str) -> requests.Response:
+    """The learner's JupyterLab page, once their server has started (the first log-in starts it)."""
+    session.get(f"{hub.url}/hub/spawn", timeout=60)
+
+    def started() -> requests.Response | None:
+        page = session.get(f"{hub.url}/user/{name}/lab", timeout=30)
+        return page if page.url.endswith(f"/user/{name}/lab") and page.ok else None
+
+    return wait_for(started, timeout=150, what=f"{name}'s JupyterLab to start", interval=1.0)
+
+
+def test_a_wrong_password_is_refused_and_a_learner_reaches_only_their_own_server(hub):
+    for name, password in (("mallory", "not-the-password"), ("instructor", hub.password), ("mal-lory", hub.password)):
+        _, refused = log_in(hub, name, password)
+        assert refused.status_code == 403, (name, refused.status_code)
+        assert "jupyterhub-hub-login" not in refused.cookies, name
+
+    ann, welcomed = log_in(hub, "ann", hub.password)
+    assert welcomed.status_code == 302, welcomed.text[:300]
+    lab = open_lab(hub, ann, "ann")
+    assert "JupyterLab" in lab.text
+    files = ann.get(f"{hub.url}/user/ann/api/contents", timeout=30).json()["content"]
+    assert {"02_failure_notifications.ipynb", "users_pipeline.py"} <= {item["name"] for item in files}
+
+    bob, _ = log_in(hub, "bob", hub.password)
+    open_lab(hub, bob, "bob")
+    for path in ("lab", "api/contents", "files/02_failure_notifications.ipynb", "api/kernels"):
+        assert bob.get(f"{hub.url}/user/ann/{path}", timeout=30).status_code == 403, path
+    assert bob.get(f"{hub.url}/hub/admin", timeout=30, allow_redirects=False).status_code == 403
+
+    instructor, admitted = log_in(hub, "instructor", hub.admin_password)
+    assert admitted.status_code == 302
+    assert instructor.get(f"{hub.url}/hub/admin", timeout=30).ok
+    users = instructor.get(f"{hub.url}/hub/api/users", timeout=30,
+                           headers={"X-XSRFToken": instructor.cookies.get("_xsrf", "")}).json()
+    assert {user["name"] for user in users} >= {"ann", "bob", "instructor"}
+
+    # The inbox and the progress board under the hub's address keep asking for the room's password.
+    room = ("workshop", hub.password)
+    assert requests.get(f"{hub.url}/inbox/ann/_workshop/messages", timeout=30).status_code == 401
+    assert requests.get(f"{hub.url}/inbox/ann/_workshop/messages", auth=room, timeout=30).json() == []
+    assert requests.get(f"{hub.url}/inbox/_workshop/board.json", auth=room, timeout=30).json()["notebooks"]
+    assert requests.get(f"{hub.url}/api/health", timeout=30).json() is True
+
+
+def log_in_in_browser(browser, hub: Hub, name: str):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000},
+                                  http_credentials={"username": "workshop", "password": hub.password})
+    page = context.new_page()
+    page.console = []
+    page.on("console", lambda message: page.console.append(f"{message.type}: {message.text}"))
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(hub.url) else route.abort())
+    page.goto(f"{hub.url}/hub/login")
+    page.fill("#username_input", name)
+    page.fill("#password_input", hub.password)
+    page.click("#login_submit")
+    page.wait_for_url(f"**/user/{name}/lab/**", timeout=150_000)  # the first log-in starts their server
+    return page
+
+
+def memory_of(server: psutil.Process) -> int:
+    """Bytes a learner's JupyterLab takes with its kernels (unique set size: what stopping it frees)."""
+    total = 0
+    for process in [server, *server.children(recursive=True)]:
+        try:
+            total += process.memory_full_info().uss
+        except psutil.Error:
+            pass
+    return total
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed: `sudo apt-get install chromium`; .ci/run does.")
+def test_two_learners_run_notebook_02_in_the_hub_and_each_sees_only_their_own_alerts(hub):
+    from playwright.sync_api import sync_playwright
+
+    notebook = "02_failure_notifications.ipynb"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        pages = {name: log_in_in_browser(browser, hub, name) for name in LEARNERS}
+        try:
+            for page in pages.values():  # as a learner does: open it from the file browser, then Run > Run All Cells
+                page.locator(".jp-DirListing-itemText", has_text=notebook).dblclick()
+                start_run_all(page, notebook)
+            wait_for(lambda: all(run_ended(page, notebook) for page in pages.values()), timeout=600,
+                     what=f"both learners' Run All of {notebook}", interval=2.0)
+
+            for name, page in pages.items():
+                assert_checks_passed(page, "02")
+                view = page.locator(".jupyter-widgets.widget-vbox", has_text="Course inbox").first
+                view.scroll_into_view_if_needed()
+                view.get_by_role("button", name="Refresh").click()
+                wait_for(lambda view=view, name=name: f"[workshop-{name}-alert-explained]" in view.text_content(),
+                         timeout=30, what=f"{name}'s inbox view to show their last alert")
+                other = next(learner for learner in LEARNERS if learner != name)
+                assert f"workshop-{other}-" not in view.text_content(), f"{name}'s inbox view shows {other}'s alerts"
+                page.screenshot(path=str(ARTIFACTS / f"{name}-02-done.png"))
+
+            # Ann's inbox page under the hub's address: her alerts, none of Bob's.
+            ann = pages["ann"]
+            ann.goto(f"{hub.url}/inbox/ann/")
+            ann.locator("article", has_text="workshop-ann-").first.wait_for(timeout=30_000)
+            assert ann.locator("article", has_text="workshop-bob-").count() == 0
+            ann.screenshot(path=str(ARTIFACTS / "ann-inbox.png"))
+
+            # The Prefect UI through the hub: its own log-in (the room's auth string), then Ann's flow.
+            ann.goto(f"{hub.url}/prefect/flows")
+            ann.locator("input").first.fill(f"workshop:{hub.password}")
+            ann.get_by_role("button", name="Login").click()
+            ann.goto(f"{hub.url}/prefect/flows")
+            ann.get_by_text("workshop-ann-users-pipeline").first.wait_for(timeout=60_000)
+            ann.screenshot(path=str(ARTIFACTS / "ann-prefect-ui.png"))
+        except Exception:
+            for name, page in pages.items():
+                keep_evidence(page, name, ARTIFACTS)
+            raise
+        finally:
+            browser.close()
+
+    # What each learner's JupyterLab takes, with notebook 02's kernel still running: the README's figure.
+    servers = learner_servers(Path(hub.env["WORKSHOP_HOME"]))
+    assert set(LEARNERS) <= servers.keys(), servers
+    memory = {name: round(memory_of(servers[name]) / 2**20) for name in LEARNERS}
+    (ARTIFACTS / "memory.json").write_text(json.dumps({"MiB per learner (JupyterLab and its kernel)": memory}, indent=1))
