@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from workshop import settings as settings_module
-from workshop.supervisor import jupyterhub, postgres
+from workshop.supervisor import jupyterhub, postgres, process
 from workshop.supervisor.service import port_in_use
 from workshop.testing.isolation import free_port, free_ports
 from workshop.waiting import wait_for
@@ -30,6 +30,7 @@ from .test_real_use import cli, ports_free, private_course
 
 ARTIFACTS = ROOT / "test-artifacts" / "hub"
 LEARNERS = ("ann", "bob")
+IDLE_MINUTES = 1  # a learner's server idle this long is stopped (a room's default is 30)
 
 pytestmark = [
     pytest.mark.skipif(postgres.binaries() is None, reason=postgres.INSTALL_HINT),
@@ -50,7 +51,7 @@ class Hub:
 def hub(tmp_path_factory):
     """An instructor's course folder with `classroom hub` up, on private ports."""
     env = private_course(tmp_path_factory.mktemp("hub-instructor"), WORKSHOP_POSTGRES_PORT=str(free_port()),
-                         WORKSHOP_HUB_PORT=str(free_ports(3)))
+                         WORKSHOP_HUB_PORT=str(free_ports(3)), WORKSHOP_HUB_IDLE_MINUTES=str(IDLE_MINUTES))
     home = Path(env["WORKSHOP_HOME"])
     try:
         up = cli(env, "classroom", "hub", timeout=300)
@@ -93,6 +94,8 @@ def open_lab(hub: Hub, session: requests.Session, name: str) -> requests.Respons
 
     def started() -> requests.Response | None:
         page = session.get(f"{hub.url}/user/{name}/lab", timeout=30)
+        if page.status_code == 424:  # "not running" (it was still stopping at the first ask): the page's start button
+            session.get(f"{hub.url}/hub/spawn", timeout=60)
         return page if page.url.endswith(f"/user/{name}/lab") and page.ok else None
 
     return wait_for(started, timeout=150, what=f"{name}'s JupyterLab to start", interval=1.0)
@@ -147,15 +150,12 @@ def log_in_in_browser(browser, hub: Hub, name: str):
     return page
 
 
-def memory_of(server: psutil.Process) -> int:
-    """Bytes a learner's JupyterLab takes with its kernels (unique set size: what stopping it frees)."""
-    total = 0
-    for process in [server, *server.children(recursive=True)]:
-        try:
-            total += process.memory_full_info().uss
-        except psutil.Error:
-            pass
-    return total
+def mebibytes(process: psutil.Process) -> int:
+    """What the process alone takes (unique set size: what stopping it frees), in MiB."""
+    try:
+        return round(process.memory_full_info().uss / 2**20)
+    except psutil.Error:
+        return 0
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed: `sudo apt-get install chromium`; .ci/run does.")
@@ -176,6 +176,9 @@ def test_two_learners_run_notebook_02_in_the_hub_and_each_sees_only_their_own_al
 
             for name, page in pages.items():
                 assert_checks_passed(page, "02")
+                # The notebook's table of services sends the learner's browser through the hub's address.
+                shown = " ".join(page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output").all_text_contents())
+                assert f"{hub.url}/inbox/{name}/" in shown and f"{hub.url}/prefect" in shown, shown[:1000]
                 view = page.locator(".jupyter-widgets.widget-vbox", has_text="Course inbox").first
                 view.scroll_into_view_if_needed()
                 view.get_by_role("button", name="Refresh").click()
@@ -191,6 +194,9 @@ def test_two_learners_run_notebook_02_in_the_hub_and_each_sees_only_their_own_al
             ann.locator("article", has_text="workshop-ann-").first.wait_for(timeout=30_000)
             assert ann.locator("article", has_text="workshop-bob-").count() == 0
             ann.screenshot(path=str(ARTIFACTS / "ann-inbox.png"))
+            messages = requests.get(f"{hub.url}/inbox/ann/_workshop/messages", auth=("workshop", hub.password), timeout=30).json()
+            assert any(f"{hub.url}/prefect/runs/flow-run/" in message["body"] for message in messages), \
+                "an alert's link to its run should open the Prefect UI through the hub"
 
             # The Prefect UI through the hub: its own log-in (the room's auth string), then Ann's flow.
             ann.goto(f"{hub.url}/prefect/flows")
@@ -206,8 +212,31 @@ def test_two_learners_run_notebook_02_in_the_hub_and_each_sees_only_their_own_al
         finally:
             browser.close()
 
-    # What each learner's JupyterLab takes, with notebook 02's kernel still running: the README's figure.
-    servers = learner_servers(Path(hub.env["WORKSHOP_HOME"]))
+    # What each learner's JupyterLab takes, with the kernels of notebooks 00 (opened at log-in) and 02 still
+    # running, and the hub itself with its proxy: the README's figures.
+    home = Path(hub.env["WORKSHOP_HOME"])
+    servers = learner_servers(home)
     assert set(LEARNERS) <= servers.keys(), servers
-    memory = {name: round(memory_of(servers[name]) / 2**20) for name in LEARNERS}
-    (ARTIFACTS / "memory.json").write_text(json.dumps({"MiB per learner (JupyterLab and its kernel)": memory}, indent=1))
+    memory = {name: {"JupyterLab server": mebibytes(servers[name]),
+                     "kernels": sorted(mebibytes(kernel) for kernel in servers[name].children(recursive=True))}
+              for name in LEARNERS}
+    hub_process = psutil.Process(process.live_record(home / "run", "hub").pid)
+    proxy = [child for child in hub_process.children() if "configurable-http-proxy" in " ".join(child.cmdline())]
+    memory["hub and its proxy"] = mebibytes(hub_process) + sum(mebibytes(child) for child in proxy)
+    (ARTIFACTS / "memory.json").write_text(json.dumps({"MiB, unique set size": memory}, indent=1))
+
+
+def test_an_idle_learners_server_is_stopped_and_their_notebooks_stay(hub):
+    cy, _ = log_in(hub, "cy", hub.password)
+    open_lab(hub, cy, "cy")
+    home = Path(hub.env["WORKSHOP_HOME"])
+    assert "cy" in learner_servers(home)
+    saved = cy.put(f"{hub.url}/user/cy/api/contents/my-notes.md", timeout=30, headers={"X-XSRFToken": cy.cookies.get("_xsrf", path="/user/cy/")},
+                   json={"type": "file", "format": "text", "content": "what I learned"})
+    assert saved.status_code in (200, 201), saved.text[:300]
+
+    wait_for(lambda: "cy" not in learner_servers(home), timeout=IDLE_MINUTES * 60 + 120, interval=5.0,
+             what=f"the idle culler to stop cy's server after {IDLE_MINUTES} idle minute(s)")
+    open_lab(hub, cy, "cy")  # logging in again starts a new one, on the same folder
+    notes = cy.get(f"{hub.url}/user/cy/api/contents/my-notes.md", timeout=30).json()
+    assert notes["content"] == "what I learned"

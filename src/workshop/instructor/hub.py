@@ -85,6 +85,11 @@ def prepare_learner(settings: Settings, name: str) -> Path:
     return home
 
 
+def activity_interval(settings: Settings) -> int:
+    """Seconds between a learner's activity reports to the hub: four per idle period, so one at work is never culled."""
+    return max(10, min(300, settings.hub_idle_minutes * 60 // 4))
+
+
 def learner_environment(settings: Settings, name: str) -> dict[str, str]:
     """What makes a learner's JupyterLab and kernels a learner of this room, as `join --as NAME` would."""
     home = learner_home(settings, name)
@@ -101,6 +106,7 @@ def learner_environment(settings: Settings, name: str) -> dict[str, str]:
         "WORKSHOP_HUB_URL": settings.hub_address,
         "PREFECT_UI_URL": settings.hub_address + UI_BASE_IN_HUB,
         "DO_NOT_TRACK": "1",
+        "JUPYTERHUB_ACTIVITY_INTERVAL": str(activity_interval(settings)),
     }
 
 
@@ -173,6 +179,7 @@ def configure(c) -> None:
     c.Spawner.start_timeout = 120
     c.Spawner.http_timeout = 120
 
+    c.JupyterHub.last_activity_interval = activity_interval(settings)
     c.JupyterHub.load_roles = [{"name": "idle-culler", "services": ["idle-culler"],
                                 "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]}]
     c.JupyterHub.services = [{"name": "idle-culler", "command": [
