@@ -45,6 +45,7 @@ class Hub:
     url: str
     password: str  # the room's: every learner's
     admin_password: str
+    join: list[str]  # for learners with the course on their laptops: `join` and its arguments but the name
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,9 @@ def hub(tmp_path_factory):
         url = re.search(r"Learners open (\S+)/ in a browser", up.stdout).group(1)
         password = re.search(r"the room's password: (\S+)", up.stdout).group(1)
         assert url == f"http://127.0.0.1:{env['WORKSHOP_HUB_PORT']}", up.stdout  # loopback unless the instructor names one
-        yield Hub(env, url, password, (home / "hub-admin-password").read_text().strip())
+        join = re.search(r"python -m workshop (join \S+) --as YOUR_NAME(.*)", up.stdout)
+        yield Hub(env, url, password, (home / "hub-admin-password").read_text().strip(),
+                  [*join.group(1).split(), *join.group(2).split()])
     finally:
         down = cli(env, "classroom", "down", timeout=120)
         shutil.rmtree(postgres.room_folder(settings_module.Settings(home=home)), ignore_errors=True)
@@ -127,12 +130,30 @@ def test_a_wrong_password_is_refused_and_a_learner_reaches_only_their_own_server
                            headers={"X-XSRFToken": instructor.cookies.get("_xsrf", "")}).json()
     assert {user["name"] for user in users} >= {"ann", "bob", "instructor"}
 
+    # Nothing of the hub listens beyond loopback: the hub, its proxy, the learners' servers and their kernels.
+    home = Path(hub.env["WORKSHOP_HOME"])
+    tree = psutil.Process(process.live_record(home / "run", "hub").pid)
+    listening = {(member.pid, connection.laddr.ip) for member in [tree, *tree.children(recursive=True)]
+                 for connection in member.net_connections(kind="inet") if connection.status == psutil.CONN_LISTEN}
+    assert listening and {ip for _, ip in listening} == {"127.0.0.1"}, listening
+
     # The inbox and the progress board under the hub's address keep asking for the room's password.
     room = ("workshop", hub.password)
     assert requests.get(f"{hub.url}/inbox/ann/_workshop/messages", timeout=30).status_code == 401
     assert requests.get(f"{hub.url}/inbox/ann/_workshop/messages", auth=room, timeout=30).json() == []
     assert requests.get(f"{hub.url}/inbox/_workshop/board.json", auth=room, timeout=30).json()["notebooks"]
     assert requests.get(f"{hub.url}/api/health", timeout=30).json() is True
+
+
+def test_a_learner_with_the_course_on_their_laptop_joins_a_hubs_room_and_is_shown_its_prefect_ui(hub, tmp_path):
+    laptop = {key: value for key, value in private_course(tmp_path / "dee").items()
+              if key not in ("WORKSHOP_PREFECT_PORT", "WORKSHOP_MOCK_PORT", "WORKSHOP_INBOX_PORT")}
+    joined = cli(laptop, *hub.join, "--as", "dee")
+    assert joined.returncode == 0, joined.stdout + joined.stderr
+    ui = f"http://127.0.0.1:{hub.env['WORKSHOP_PREFECT_PORT']}/prefect"  # a room with a hub serves its UI there
+    assert f"Prefect UI: {ui} " in joined.stdout, joined.stdout
+    assert requests.get(f"{ui}/", timeout=30).ok
+    assert cli(laptop, "leave").returncode == 0
 
 
 def log_in_in_browser(browser, hub: Hub, name: str):

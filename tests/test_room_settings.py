@@ -11,7 +11,8 @@ from workshop.instructor import room
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
-    for name in ("WORKSHOP_ROOM", "WORKSHOP_LEARNER", "WORKSHOP_ROOM_PASSWORD", "WORKSHOP_HOST"):
+    for name in ("WORKSHOP_ROOM", "WORKSHOP_LEARNER", "WORKSHOP_ROOM_PASSWORD", "WORKSHOP_HOST", "WORKSHOP_HUB",
+                 "WORKSHOP_HUB_URL", "PREFECT_UI_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path))
     return tmp_path
@@ -35,7 +36,7 @@ def test_a_value_the_room_file_cannot_hold_is_refused_and_nothing_is_written(hom
     assert "it's" not in str(refused.value) and not (home / "room.env").exists()
 
 
-@pytest.mark.parametrize("name", ["Ann Lee", "ann-lee", "9lives", "api", "a" * 25])
+@pytest.mark.parametrize("name", ["Ann Lee", "ann-lee", "9lives", "api", "a" * 25, "instructor", "inbox", "prefect"])
 def test_a_learner_name_that_would_cross_into_others_names_is_refused_with_the_rule(home, monkeypatch, name):
     monkeypatch.setenv("WORKSHOP_ROOM", "http://10.0.0.5")
     monkeypatch.setenv("WORKSHOP_LEARNER", name)
@@ -57,3 +58,28 @@ def test_a_notebook_in_the_rooms_own_folder_is_told_to_demo_as_a_learner(home, m
     assert "This course folder runs the room" in shown and "--as demo" in shown
     monkeypatch.delenv("WORKSHOP_ROOM_PASSWORD")
     assert "runs the room" not in course_for(settings_module.load())._repr_markdown_()
+
+
+def test_classroom_hub_without_jupyterhubs_proxy_says_how_to_install_it_and_starts_nothing(home, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
+    with pytest.raises(WorkshopError, match="npm install -g configurable-http-proxy"):
+        room.host(settings_module.load(), address=None, new_password=False, hub=True)
+    assert not (home / "room.env").exists() and not (home / "run").exists()
+
+
+def test_a_hub_learners_server_is_in_the_room_under_their_name_and_shows_pages_through_the_hub(home, monkeypatch):
+    from workshop.instructor import hub
+    from workshop.supervisor.course import course_for
+
+    room.write_room_file(settings_module.load(), {"WORKSHOP_ROOM_PASSWORD": "s3cret-_x", "WORKSHOP_HUB": "true"})
+    instructor = settings_module.load()
+    assert instructor.hub_address == f"http://127.0.0.1:{instructor.hub_port}"
+    for name, value in hub.learner_environment(instructor, "ann").items():
+        monkeypatch.setenv(name, value)
+    ann = settings_module.load()
+    assert ann.in_room and ann.prefix == "workshop-ann-" and ann.home == home / "hub" / "learners" / "ann" / ".workshop"
+    assert ann.local_prefect_api_url == f"http://127.0.0.1:{instructor.prefect_port}/api"  # the kernel: the room's server
+    shown = course_for(ann)  # the browser: the hub's address
+    assert shown.prefect_ui_url == f"{instructor.hub_address}/prefect"
+    assert shown.inbox_url == f"{instructor.hub_address}/inbox/ann/"
+    assert ann.runner_port != instructor.runner_port  # learners share a machine: a deployment runner's port each

@@ -182,7 +182,7 @@ def cmd_classroom(args: argparse.Namespace, settings: Settings) -> int:
     hub = settings.hub_address
     ui = f"{hub}/prefect" if hub else settings.local_prefect_api_url.removesuffix("/api")
     inbox = f"{hub}/inbox" if hub else settings.inbox_url
-    print(f"\nPrefect UI: {ui}/  (user {settings_module.ROOM_USER}, the room's password)\n"
+    print(f"\nPrefect UI: {ui}/  (its login box: {settings_module.ROOM_USER}:the room's password)\n"
           f"Inbox:      {inbox}/  (every learner's messages)\n"
           f"Progress:   {inbox}/_workshop/board  (who is where: each learner's checks, live)")
     if hub:
@@ -199,8 +199,8 @@ def cmd_join(args: argparse.Namespace, settings: Settings) -> int:
     joined = room.join(settings, args.room, args.name, mock_port=args.mock_port, inbox_port=args.inbox_port)
     print(f"Joined the room at {joined.room} as {joined.learner}. From now on every notebook and terminal of this "
           f"course folder uses the room's Prefect server; what you create is named {joined.prefix}...\n"
-          f"Prefect UI: {joined.local_prefect_api_url.removesuffix('/api')}  (user {settings_module.ROOM_USER}, "
-          f"the room's password)\nYour inbox: {joined.inbox_url}/\n"
+          f"Prefect UI: {course.course_for(joined).prefect_ui_url}  (its login box: {settings_module.ROOM_USER}:"
+          f"the room's password)\nYour inbox: {joined.inbox_url}/  (user {settings_module.ROOM_USER}, the room's password)\n"
           f"`python -m workshop lab` opens the course; `python -m workshop leave` goes back to this laptop's own server.")
     return 0
 

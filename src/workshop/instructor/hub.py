@@ -144,7 +144,7 @@ def configure(c) -> None:
     c.JupyterHub.db_url = f"sqlite:///{here / 'jupyterhub.sqlite'}"
     c.JupyterHub.cookie_secret_file = str(here / "jupyterhub_cookie_secret")
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{jupyterhub.proxy_api_port(settings)}"
-    c.ConfigurableHTTPProxy.command = [os.environ.get("WORKSHOP_HUB_PROXY") or jupyterhub.require_proxy()]
+    c.ConfigurableHTTPProxy.command = [jupyterhub.require_proxy()]
     c.ConfigurableHTTPProxy.pid_file = str(here / "proxy.pid")
     c.Proxy.extra_routes = {route: f"http://{settings.host}:{port}" for route, port in services.items()}
 

@@ -16,12 +16,14 @@ import ipaddress
 import secrets
 from urllib.parse import urlsplit
 
+import requests
 from pydantic import ValidationError
 
 from .. import settings as settings_module
 from ..errors import SettingsError, WorkshopError
 from ..settings import PORT_DEFAULTS, ROOM_USER, Settings, variable
 from ..supervisor import course, jupyterhub, postgres, process
+from ..supervisor.prefect_server import UI_BASE_IN_HUB
 from ..supervisor.service import Report, silent
 from .hub import stop_learners_runners
 
@@ -135,9 +137,21 @@ def join(settings: Settings, room_url: str, name: str, *, mock_port: int | None 
         raise SettingsError(settings_module.explain(invalid)) from None
     values["WORKSHOP_LEARNER"] = room.learner  # as checked: lowercase
     course.require_room(room)
+    if ui := _ui_behind_hub(room):
+        values["PREFECT_UI_URL"] = ui
     course.down(settings)  # the laptop's own services: the room's replace them
     write_room_file(settings, values)
     return settings_module.reload()
+
+
+def _ui_behind_hub(room: Settings) -> str | None:
+    """The room's Prefect UI if it is under /prefect/ (a room with a hub serves it there), else None: at the root."""
+    server = room.local_prefect_api_url.removesuffix("/api")
+    try:
+        answer = requests.get(f"{server}{UI_BASE_IN_HUB}/ui-settings", timeout=10)
+    except requests.RequestException:
+        return None
+    return server + UI_BASE_IN_HUB if answer.ok else None
 
 
 def _as_fields(values: dict[str, str]) -> dict[str, str]:

@@ -71,8 +71,7 @@ def spec(settings: Settings) -> ServiceSpec:
         is_ours=_answers_as_hub,
         command=[sys.executable, "-m", "jupyterhub", "-f", str(config)],
         # What the configuration reads from the settings; a change restarts the hub.
-        own_env={"WORKSHOP_HUB_URL": settings.hub_address or url, "WORKSHOP_HUB_IDLE_MINUTES": str(settings.hub_idle_minutes),
-                 "WORKSHOP_HUB_PROXY": require_proxy()},
+        own_env={"WORKSHOP_HUB_URL": settings.hub_address or url, "WORKSHOP_HUB_IDLE_MINUTES": str(settings.hub_idle_minutes)},
         secret_env={"WORKSHOP_ROOM_PASSWORD": settings.room_password.get_secret_value()},
         start_timeout=90.0,
         cwd=folder(settings),
