@@ -37,6 +37,16 @@ def test_json_and_form_bodies_are_kept_with_their_headers(inbox_at):
     assert inbox.messages(after=first.id) == [second]
 
 
+def test_repeats_false_keeps_the_first_of_identical_messages_only(inbox_at):
+    inbox = inbox_at()
+    for channel, subject in (("alerts", "run a failed"), ("alerts", "run a failed"), ("alerts", "run b failed"),
+                             ("reports", "run a failed")):
+        requests.post(inbox.url(channel), json={"subject": subject, "body": "link"}, timeout=5)
+    everything = inbox.messages()
+    assert len(everything) == 4
+    assert inbox.messages(repeats=False) == [everything[0], everything[2], everything[3]]
+
+
 def test_a_mattermost_block_lands_with_its_subject(inbox_at):
     """Prefect's MattermostWebhook posts {"text": "<subject>\\r\\n<body>"} to /hooks/<token>."""
     from prefect.blocks.notifications import MattermostWebhook

@@ -18,6 +18,7 @@ given the object (or asks `current()` for the one this process uses):
 | WORKSHOP_LEARNER | none | a learner in a room: their name, in everything they create there |
 | WORKSHOP_ROOM_PASSWORD | none | the room's password (Prefect's basic auth, the inbox) |
 | WORKSHOP_HOST | 127.0.0.1 | the address a room's services listen on (`classroom up --host`) |
+| WORKSHOP_HUB | false | the room also serves JupyterHub (`classroom hub` writes it to the room file, `classroom up` removes it) |
 | WORKSHOP_HUB_PORT | 4290 | a room's JupyterHub (`classroom hub`); it also takes the next two ports on 127.0.0.1 |
 | WORKSHOP_HUB_URL | http://WORKSHOP_HOST:WORKSHOP_HUB_PORT | the hub's address as browsers reach it (behind a reverse proxy: its https address) |
 | WORKSHOP_HUB_IDLE_MINUTES | 30 | a learner's JupyterLab idle this long is stopped (their notebooks stay) |

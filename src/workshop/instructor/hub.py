@@ -38,7 +38,6 @@ from ..settings import LEARNER_NAME, RESERVED_NAMES, Settings
 from ..supervisor import course, jupyterhub
 from ..supervisor.prefect_server import UI_BASE_IN_HUB
 from ..supervisor.service import free_port
-from .handouts import write_handouts
 
 ADMIN = "instructor"
 ADMIN_PASSWORD_FILE = "hub-admin-password"
@@ -71,6 +70,8 @@ def learner_settings(settings: Settings, name: str) -> Settings:
 
 def prepare_learner(settings: Settings, name: str) -> Path:
     """The learner's folder, with the course's notebooks at their first log-in (never overwritten later)."""
+    from .handouts import write_handouts  # here: the exercises it imports read the settings, so a bad one is reported
+
     home = learner_home(settings, name)
     if not (home / ".workshop").is_dir():
         with tempfile.TemporaryDirectory() as staging:

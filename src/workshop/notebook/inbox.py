@@ -77,13 +77,26 @@ class Inbox(ServiceClient):
         )
         return await block.asave(name or f"{settings.current().prefix}inbox", overwrite=True)
 
-    def messages(self, after: int = 0, channel: str | None = None) -> list[Message]:
-        """The messages with an id above `after` (all by default), oldest first; one channel's if given."""
+    def messages(self, after: int = 0, channel: str | None = None, *, repeats: bool = True) -> list[Message]:
+        """The messages with an id above `after` (all by default), oldest first; one channel's if given.
+
+        `repeats=False` keeps only the first of messages with the same channel, subject and text. A busy shared
+        Prefect server can send one alert twice: Prefect 3.9.1 evaluates an event again when its evaluation
+        failed (as it does when another automation changes meanwhile), and triggers that had fired fire again.
+        """
         params = {"after": after, **({"channel": "/" + channel.strip("/")} if channel else {})}
         records = self._call("GET", "/_workshop/messages", params=params)
         if not isinstance(records, list):
             raise ServiceError(f"The inbox at {self.base_url} answered something that is not a message list.")
-        return [Message.from_json(record) for record in records]
+        found = [Message.from_json(record) for record in records]
+        if repeats:
+            return found
+        kept, seen = [], set()
+        for message in found:
+            if (key := (message.path, message.subject, message.content)) not in seen:
+                seen.add(key)
+                kept.append(message)
+        return kept
 
     def last_id(self) -> int:
         """Mark the inbox now: pass it as `after=` to see only what arrives later."""

@@ -24,7 +24,7 @@ from .service import ServiceSpec
 
 PROXY = "configurable-http-proxy"
 PROXY_HINT = (f"JupyterHub's proxy is the Node.js program {PROXY}: install it with `npm install -g {PROXY}` "
-              "(Node.js 18 or newer: `sudo apt-get install nodejs npm` on Debian or Ubuntu), then try again.")
+              "(it needs Node.js 20 or newer, from nodejs.org or your system's packages), then try again.")
 
 
 def proxy_command() -> str | None:
