@@ -98,6 +98,10 @@ def test_the_room_asks_for_its_password_and_refuses_a_wrong_one(room, tmp_path):
     assert requests.get(f"{inbox}/ann/", timeout=10).headers.get("WWW-Authenticate", "").startswith("Basic")
     assert requests.post(f"{inbox}/zed/alerts", json={"subject": "a webhook needs no password"}, timeout=10).ok
 
+    again = cli(env, "classroom", "up")  # an instructor who runs it twice: nothing restarts, the data stays put
+    assert again.returncode == 0 and "restarting" not in again.stdout, again.stdout
+    assert "WORKSHOP_DATABASE_URL='postgresql" in (Path(env["WORKSHOP_HOME"]) / "room.env").read_text()
+
     learner = learner_folder(tmp_path, "mallory")
     wrong = cli(learner, "join", address.replace(auth[1], "not-the-password"), "--as", "mallory", *options)
     assert wrong.returncode == 2 and "refuses this course folder's password" in wrong.stderr, wrong.stderr

@@ -79,7 +79,9 @@ def host(settings: Settings, *, address: str | None, new_password: bool, hub: bo
         values["WORKSHOP_HUB"] = "true"
     elif record := process.live_record(settings.run_dir, "hub"):
         process.stop(record, settings.run_dir)  # `classroom up` after `classroom hub`: a room without its hub
-    if settings.database_url is None:
+    # The room's own PostgreSQL unless the environment names a database (not the room file: a second `up` would
+    # otherwise drop the URL it wrote, and restart the server on SQLite).
+    if Settings().database_url is None:
         if postgres.binaries() is None:
             raise WorkshopError(f"A room's Prefect server keeps its data in PostgreSQL. {postgres.INSTALL_HINT} "
                                 "Or give one: export WORKSHOP_DATABASE_URL=postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
