@@ -239,9 +239,11 @@ class Settings(BaseSettings):
     @property
     def hub_address(self) -> str | None:
         """Where browsers reach the room's JupyterHub, if this room serves one (a learner's server is told)."""
-        if self.hub_url:
+        if self.in_room:
             return self.hub_url
-        return f"http://{self.host}:{self.hub_port}" if self.hosts_room and self.hub else None
+        if self.hosts_room and self.hub:
+            return self.hub_url or f"http://{self.host}:{self.hub_port}"
+        return None
 
     @property
     def inbox_page_url(self) -> str:

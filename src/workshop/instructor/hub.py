@@ -8,7 +8,7 @@ JupyterHub reads `jupyterhub_config.py`, which calls `configure` here. The choic
   instructor's machine and no sign-up step, and it asks for nothing a room does not already share:
   the room's password opens the room's Prefect server to everyone anyway. Its limit, as JupyterHub
   says: whoever has the password can log in under any learner's name. The instructor logs in as
-  `instructor` with a password of their own (32 characters, made once, kept in the course folder),
+  `instructor` with a password of their own (40 characters, made once, kept in the course folder),
   and is the hub's admin.
 - **Servers: SimpleLocalProcessSpawner, one folder each.** Each learner's JupyterLab runs as the
   instructor's OS user, in `<home>/hub/learners/<name>/`, with the notebooks copied there at the
@@ -122,14 +122,12 @@ def _post_stop(spawner) -> None:
     course.stop_runner(learner_settings(settings_module.load(), spawner.user.name))
 
 
-def stop_learners_runners(settings: Settings) -> list[str]:
+def stop_learners_runners(settings: Settings) -> None:
     """Stop every hub learner's deployment runner (they are detached, so a stopped hub leaves them)."""
-    stopped = []
     if learners_folder(settings).is_dir():
-        for home in sorted(learners_folder(settings).iterdir()):
-            if (home / ".workshop").is_dir() and course.stop_runner(learner_settings(settings, home.name)):
-                stopped.append(home.name)
-    return stopped
+        for home in learners_folder(settings).iterdir():
+            if (home / ".workshop").is_dir():
+                course.stop_runner(learner_settings(settings, home.name))
 
 
 def configure(c) -> None:
