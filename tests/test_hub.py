@@ -145,6 +145,16 @@ def test_a_wrong_password_is_refused_and_a_learner_reaches_only_their_own_server
     assert requests.get(f"{hub.url}/api/health", timeout=30).json() is True
 
 
+def test_the_hubs_prefect_ui_keeps_its_files_when_another_prefect_server_of_the_installation_starts(hub):
+    from prefect.server.api.server import create_ui_app
+
+    create_ui_app(ephemeral=False)  # what another server's start does: the installation's copy of the UI, made for "/"
+    page = requests.get(f"{hub.url}/prefect/", timeout=30)
+    files = re.findall(r'(?:src|href)="(/prefect/[^"]+\.(?:js|css))"', page.text)
+    assert files, f"the UI's page does not load its files from under /prefect/: {page.text[:500]}"
+    assert all(requests.get(hub.url + file, timeout=30).ok for file in files)
+
+
 def test_a_learner_with_the_course_on_their_laptop_joins_a_hubs_room_and_is_shown_its_prefect_ui(hub, tmp_path):
     laptop = {key: value for key, value in private_course(tmp_path / "dee").items()
               if key not in ("WORKSHOP_PREFECT_PORT", "WORKSHOP_MOCK_PORT", "WORKSHOP_INBOX_PORT")}

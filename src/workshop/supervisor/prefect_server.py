@@ -63,6 +63,9 @@ def _behind_hub(settings: Settings) -> dict[str, str]:
         "PREFECT_SERVER_UI_SERVE_BASE": UI_BASE_IN_HUB,
         "PREFECT_UI_API_URL": "/api",  # relative: the hub routes its /api/ to this server, whose own API is there too
         "PREFECT_UI_URL": settings.hub_address + UI_BASE_IN_HUB,
+        # Its own copy of the UI's files: Prefect rewrites the base path into a copy kept in its installation,
+        # shared by every server of that installation, so the next server started for "/" would break this one's.
+        "PREFECT_UI_STATIC_DIRECTORY": str(settings.prefect_home / "ui-under-prefect"),
     }
 
 
