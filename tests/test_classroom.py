@@ -40,9 +40,7 @@ ROOM_NOTEBOOKS = {"02": "02_failure_notifications.ipynb", "03": "03_event_driven
 @pytest.fixture(scope="module")
 def room(tmp_path_factory):
     """The instructor's course folder with a room up; yields (environment, join line)."""
-    from workshop.testing.isolation import free_port
-
-    env = private_course(tmp_path_factory.mktemp("instructor"), WORKSHOP_POSTGRES_PORT=str(free_port()))
+    env = private_course(tmp_path_factory.mktemp("instructor"))
     home = Path(env["WORKSHOP_HOME"])
     try:
         up = cli(env, "classroom", "up", timeout=300)

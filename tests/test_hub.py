@@ -22,7 +22,6 @@ import requests
 from workshop import settings as settings_module
 from workshop.supervisor import jupyterhub, postgres, process
 from workshop.supervisor.service import port_in_use
-from workshop.testing.isolation import free_port, free_ports
 from workshop.waiting import wait_for
 
 from .test_browser import CHROMIUM, FLAGS, ROOT, assert_checks_passed, keep_evidence, run_ended, start_run_all
@@ -51,8 +50,7 @@ class Hub:
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     """An instructor's course folder with `classroom hub` up, on private ports."""
-    env = private_course(tmp_path_factory.mktemp("hub-instructor"), WORKSHOP_POSTGRES_PORT=str(free_port()),
-                         WORKSHOP_HUB_PORT=str(free_ports(3)), WORKSHOP_HUB_IDLE_MINUTES=str(IDLE_MINUTES))
+    env = private_course(tmp_path_factory.mktemp("hub-instructor"), WORKSHOP_HUB_IDLE_MINUTES=str(IDLE_MINUTES))
     home = Path(env["WORKSHOP_HOME"])
     try:
         up = cli(env, "classroom", "hub", timeout=300)

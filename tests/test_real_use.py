@@ -17,7 +17,7 @@ import requests
 from workshop import settings as settings_module
 from workshop.supervisor import course as supervisor
 from workshop.supervisor import process
-from workshop.testing.isolation import free_port
+from workshop.testing.isolation import course_ports, free_port
 from workshop.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,9 +27,7 @@ def private_course(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The environment of a separate course folder on its own ports (and its own Prefect server, unless given one)."""
     inherited = {name: value for name, value in os.environ.items() if name != "PREFECT_API_URL"}
     return {
-        **inherited, "WORKSHOP_HOME": str(tmp_path / "course"), "WORKSHOP_PREFECT_PORT": str(free_port()),
-        "WORKSHOP_MOCK_PORT": str(free_port()), "WORKSHOP_INBOX_PORT": str(free_port()),
-        "WORKSHOP_RUNNER_PORT": str(free_port()), **extra,
+        **inherited, "WORKSHOP_HOME": str(tmp_path / "course"), **course_ports(), **extra,
     }
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from workshop import MockAPI
 from workshop import settings as settings_module
 from workshop.supervisor import course as supervisor
-from workshop.testing.isolation import free_port
+from workshop.testing.isolation import course_ports
 
 from .notebooks import run_notebook
 
@@ -22,9 +22,8 @@ RECORDING = ROOT / "tests" / "fixtures" / "randomuser_quirky.json"
 
 def test_notebook_01_holds_on_a_recording_with_broken_records(course, monkeypatch, tmp_path):
     for name, value in {
-        "WORKSHOP_HOME": str(tmp_path / "course"), "WORKSHOP_MOCK_PORT": str(free_port()),
-        "WORKSHOP_INBOX_PORT": str(free_port()), "WORKSHOP_RUNNER_PORT": str(free_port()),
-        "WORKSHOP_PREFECT_PORT": str(free_port()),  # not the session's: its server is used as PREFECT_API_URL
+        # Ports of its own, the Prefect server's too: the session's server is used as PREFECT_API_URL.
+        "WORKSHOP_HOME": str(tmp_path / "course"), **course_ports(),
         "WORKSHOP_MOCK_FIXTURE": str(RECORDING.relative_to(ROOT)),  # relative: taken from the course folder
         "PREFECT_API_URL": course.prefect_api_url,
     }.items():

@@ -33,6 +33,19 @@ def free_ports(count: int) -> int:
     raise RuntimeError(f"no {count} consecutive free ports found between 20000 and 32000")
 
 
+def course_ports() -> dict[str, str]:
+    """Free ports for each of a course's services, all different (the system may hand a released port out again)."""
+    ports: list[int] = []
+    for _ in range(100):
+        if len(ports) == 5:
+            break
+        if (port := free_port()) not in ports:
+            ports.append(port)
+    names = ("WORKSHOP_PREFECT_PORT", "WORKSHOP_MOCK_PORT", "WORKSHOP_INBOX_PORT", "WORKSHOP_RUNNER_PORT", "WORKSHOP_POSTGRES_PORT")
+    # The hub's three come from below the range the system picks from, so they meet none of the others.
+    return {**dict(zip(names, map(str, ports), strict=True)), "WORKSHOP_HUB_PORT": str(free_ports(3))}
+
+
 def enter(prefix: str = "workshop-") -> Path:
     """Point this process (and the processes it starts) at a fresh private course. Returns its folder."""
     home = Path(tempfile.mkdtemp(prefix=prefix))
@@ -41,12 +54,7 @@ def enter(prefix: str = "workshop-") -> Path:
     os.environ.update(
         WORKSHOP_HOME=str(home / "course"),
         PREFECT_HOME=str(home / "prefect-client"),
-        WORKSHOP_PREFECT_PORT=str(free_port()),
-        WORKSHOP_MOCK_PORT=str(free_port()),
-        WORKSHOP_INBOX_PORT=str(free_port()),
-        WORKSHOP_RUNNER_PORT=str(free_port()),
-        WORKSHOP_POSTGRES_PORT=str(free_port()),
-        WORKSHOP_HUB_PORT=str(free_ports(3)),
+        **course_ports(),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
     )
     return home
