@@ -121,7 +121,7 @@ def run_pipeline_noting_events(monkeypatch, **parameters) -> tuple[object, list[
     return users_pipeline.users_pipeline(return_state=True, **parameters), reported
 
 
-def test_an_unhealthy_source_is_reported_when_the_source_is_at_fault(monkeypatch):
+def test_an_unhealthy_source_is_reported_when_the_source_is_at_fault(monkeypatch, course):
     from workshop import MockAPI
 
     with MockAPI().faulty(outage=True):

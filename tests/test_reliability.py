@@ -17,7 +17,7 @@ import requests
 
 from workshop import Inbox, MockAPI
 from workshop.supervisor import course as supervisor
-from workshop.supervisor import process
+from workshop.supervisor import process, service
 from workshop.supervisor.service import check
 from workshop.waiting import wait_for
 
@@ -117,6 +117,37 @@ def test_the_inbox_process_keeps_messages_across_a_restart(course, settings):
     process.stop(process.live_record(settings.run_dir, "inbox"), settings.run_dir)
     assert supervisor.up(settings).started == ["notification inbox"]
     assert "survives restarts" in [m.subject for m in Inbox().messages()]
+
+
+def test_a_busy_prefect_server_is_asked_again_and_a_lesson_s_503_is_not(serve_in_thread, free_port):
+    """Prefect answers 503 while SQLite is busy (seen on a fresh server in CI): the course's own calls to its REST API
+    try again as Prefect's client does. The mock API's 503s are the lesson, so its client gets each one as it is."""
+    from http.server import BaseHTTPRequestHandler
+
+    from workshop.client import local_session, prefect_session
+    from workshop.servers.httpd import make_server
+
+    seen = []
+
+    class BusyTwice(BaseHTTPRequestHandler):
+        def do_POST(self):
+            seen.append(self.path)
+            body = b'{"exception_message": "Service Unavailable"}' if len(seen) % 3 else b'{"id": "x"}'
+            self.send_response(503 if len(seen) % 3 else 201)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    url = serve_in_thread(make_server(BusyTwice, "127.0.0.1", free_port)) + "/api/block_documents/"
+    response = prefect_session().post(url, json={}, timeout=5)
+    assert response.status_code == 201 and len(seen) == 3  # a POST too: a 503 means Prefect rolled it back
+    seen.clear()
+    assert local_session().post(url, json={}, timeout=5).status_code == 503 and len(seen) == 1
+    with pytest.raises(requests.ConnectionError):  # a server that is down is said at once, not after 30 s
+        prefect_session().get(f"http://127.0.0.1:{service.free_port()}/api/health", timeout=5)
 
 
 def test_nothing_listens_beyond_loopback(course, settings):

@@ -20,6 +20,7 @@ from workshop.supervisor import course as supervisor
 from workshop.supervisor import process
 from workshop.supervisor.prefect_server import local_spec
 from workshop.supervisor.service import State, check, ensure, plan
+from workshop.testing import isolation
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "randomuser_sample.json"
@@ -100,6 +101,14 @@ def test_status_of_a_course_that_is_not_running_says_down(tmp_path, free_port):
                      WORKSHOP_PREFECT_PORT=str(free_port - 1 if free_port > 1025 else free_port + 2))
     assert result.returncode == 1
     assert "DOWN notification inbox" in result.stdout and "python -m workshop up" in result.stdout
+
+
+def test_down_works_when_the_disk_is_full(tmp_path):
+    # The supervisor's lock file notes who holds it; /dev/full refuses every write, as a full disk does.
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "supervisor.lock").symlink_to("/dev/full")
+    result = run_cli("down", WORKSHOP_HOME=str(tmp_path), **isolation.course_ports())
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
 
 
 def test_a_service_can_be_stopped_and_started_again(own_home):

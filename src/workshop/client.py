@@ -11,20 +11,42 @@ import threading
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from .errors import ServiceError
 
 _sessions = threading.local()
 TIMEOUT = 10.0  # seconds; the services are on this machine
 
+# Prefect's server answers 503 when its database was busy with another writer (SQLite, a fresh server's own
+# background services included) and means "try again"; Prefect's own client retries 429, 502 and 503 five times
+# with growing waits (prefect.client.base). Its REST API gets the same here: waits of 0, 2, 4, 8, 16 s, 30 s at
+# most. A refused connection is not retried: it means the server is down, and says so at once.
+PREFECT_RETRY = Retry(total=5, connect=0, read=0, status=5, status_forcelist=(429, 502, 503), allowed_methods=None,
+                      backoff_factor=1, backoff_jitter=0.2, raise_on_status=False)
+
+
+def _session(name: str, retry: Retry | None) -> requests.Session:
+    if not hasattr(_sessions, name):  # one per thread: sessions are not thread-safe
+        session = requests.Session()
+        # The services are on loopback: a proxy from the environment must not be asked for them.
+        session.trust_env = False
+        if retry is not None:
+            session.mount("http://", HTTPAdapter(max_retries=retry))
+            session.mount("https://", HTTPAdapter(max_retries=retry))
+        setattr(_sessions, name, session)
+    return getattr(_sessions, name)
+
 
 def local_session() -> requests.Session:
-    """A requests session for the course's own services (one per thread: sessions are not thread-safe)."""
-    if not hasattr(_sessions, "session"):
-        _sessions.session = requests.Session()
-        # The services are on loopback: a proxy from the environment must not be asked for them.
-        _sessions.session.trust_env = False
-    return _sessions.session
+    """A requests session for the course's own services: one try per request (a 503 from the mock API is a lesson)."""
+    return _session("local", None)
+
+
+def prefect_session() -> requests.Session:
+    """A requests session for the Prefect server's REST API, retrying what Prefect's own client retries."""
+    return _session("prefect", PREFECT_RETRY)
 
 
 class ServiceClient:

@@ -18,7 +18,7 @@ from typing import Any
 import requests
 
 from .. import checkpoints
-from ..client import local_session
+from ..client import prefect_session
 
 REREAD_AFTER = 2.0  # seconds: pages open in several tabs share one read
 SLACK = timedelta(minutes=2)  # events are stored a moment after they occur: read that far back again
@@ -45,7 +45,7 @@ class Board:
         body = {"filter": {"event": {"prefix": [checkpoints.EVENT_PREFIX]}, "order": "ASC",
                            "occurred": {"since": self._since.isoformat(), "until": until.isoformat()}},
                 "limit": 50}
-        response = local_session().post(f"{self.api}/events/filter", json=body, auth=self.auth, timeout=TIMEOUT)
+        response = prefect_session().post(f"{self.api}/events/filter", json=body, auth=self.auth, timeout=TIMEOUT)
         for _ in range(MAX_PAGES):
             response.raise_for_status()
             page = response.json()
@@ -53,7 +53,7 @@ class Board:
                 self._fold(event)
             if not page.get("next_page"):
                 break
-            response = local_session().get(page["next_page"], auth=self.auth, timeout=TIMEOUT)
+            response = prefect_session().get(page["next_page"], auth=self.auth, timeout=TIMEOUT)
 
     def _fold(self, event: dict) -> None:
         if event["id"] in self._seen:

@@ -13,7 +13,7 @@ import sys
 
 import requests
 
-from ..client import local_session
+from ..client import prefect_session
 from ..errors import ServiceError
 from ..settings import HOST, Settings
 from .service import Health, ServiceSpec
@@ -35,12 +35,13 @@ def create_encryption_key(settings: Settings) -> None:
     anonymous block document makes the key; anonymous documents emit no event and the UI lists none.
     """
     api, auth = settings.local_prefect_api_url, settings.room_auth
-    http = local_session()
+    http = prefect_session()
 
     def answer(response: requests.Response):
         if not response.ok:
             raise ServiceError(f"The Prefect server started but refused {response.request.method} "
-                               f"{response.request.path_url}: HTTP {response.status_code} {response.text[:300]}")
+                               f"{response.request.path_url}: HTTP {response.status_code} {response.text[:300]}. "
+                               "It was stopped again; `python -m workshop up` starts it anew.")
         return response.json() if response.content else None
 
     block_type = answer(http.get(f"{api}/block_types/slug/secret", auth=auth, timeout=10))

@@ -186,7 +186,8 @@ def _wait_gone(members: list[psutil.Process], timeout: float, what: str) -> None
 def exclusive(run_dir: Path, *, timeout: float, what: str) -> Iterator[None]:
     """Hold the course's supervisor lock: one start or stop at a time, across every process."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / "supervisor.lock", "a+") as handle:
+    # Unbuffered: the holder's note is written at once or not at all, so closing the file never fails on it.
+    with open(run_dir / "supervisor.lock", "a+b", buffering=0) as handle:
 
         def acquired() -> bool:
             try:
@@ -197,14 +198,19 @@ def exclusive(run_dir: Path, *, timeout: float, what: str) -> Iterator[None]:
 
         if not acquired():
             handle.seek(0)
-            holder = handle.read().strip() or "another process"
+            holder = handle.read().decode(errors="replace").strip() or "another process"
             wait_for(acquired, timeout=timeout, what=f"{holder} to finish before {what}", interval=0.2,
                      hint="If nothing else is starting or stopping the course, `python -m workshop down` and try again.")
         try:
-            handle.truncate(0)
-            handle.write(f"pid {os.getpid()}")
-            handle.flush()
+            _note_holder(handle, f"pid {os.getpid()}")
             yield
         finally:
-            handle.truncate(0)
+            _note_holder(handle, "")
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _note_holder(handle, text: str) -> None:
+    """Who holds the lock, for the message of whoever waits. Best effort: on a full disk, `down` must still work."""
+    with contextlib.suppress(OSError):
+        handle.truncate(0)
+        handle.write(text.encode())
