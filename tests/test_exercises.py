@@ -361,6 +361,35 @@ def test_recovered_right_and_wrong(capstone):
                                      actions=[note(c["block_id"], "Backup done")]), "put 'recovered' in the subject", **c)
 
 
+def test_a_firing_repeated_on_one_event_is_told_from_firings_on_several(course):
+    """The capstone's play gives up on a scenario when the server fired an automation twice on one event (Prefect
+    3.9.1 in a busy room); a design that fires on each of several events is not that, and is judged as it is."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from prefect.events import emit_event
+    from prefect.events.worker import EventsWorker
+
+    from workshop.notebook.runs import repeated_firings
+    from workshop.waiting import wait_for
+
+    since = datetime.now(UTC)
+    once, twice = uuid.uuid4(), uuid.uuid4()
+
+    def fired(automation, cause):
+        emit_event("prefect.automation.triggered", resource={"prefect.resource.id": f"prefect.automation.{automation}"},
+                   related=[{"prefect.resource.id": f"prefect.event.{cause}", "prefect.resource.role": "triggering-event"}])
+
+    causes = [uuid.uuid4() for _ in range(3)]
+    for cause in causes:
+        fired(once, cause)
+    for cause in (causes[0], causes[1], causes[0]):
+        fired(twice, cause)
+    EventsWorker.drain_all(timeout=10)
+    wait_for(lambda: repeated_firings(twice, since=since) == 1, timeout=30, what="the emitted events to be stored")
+    assert repeated_firings(once, since=since) == 0
+
+
 def test_a_design_whose_parts_pass_but_whose_backup_cannot_work_fails_when_played(capstone):
     """Each part's check is about triggers; only playing scenario A shows that this failover sends the backup to the
     primary's broken source, by passing on the failed run's api_url."""
