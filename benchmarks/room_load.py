@@ -222,15 +222,6 @@ def one_load(count: int, rounds: int, server_pids: list[int]) -> dict:
     }
 
 
-def drain_clients() -> None:
-    """Send this process's queued Prefect events and logs while the server still runs, not at exit to none."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-
-    APILogWorker.drain_all(timeout=5)
-    EventsWorker.drain_all(timeout=5)
-
-
 def run_room(database: str, loads: list[int], rounds: int) -> list[dict]:
     """Start a room on `database` in a private course folder, put each load on it, stop it."""
     import psutil
@@ -259,7 +250,7 @@ def run_room(database: str, loads: list[int], rounds: int) -> list[dict]:
                 results.append({"database": database, **one_load(count, rounds, [p for p in pids if psutil.pid_exists(p)])})
             return results
         finally:
-            drain_clients()
+            isolation.drain_prefect_clients()  # the room stops before the private course is left
             if database == "postgresql":
                 room.end(current)
                 shutil.rmtree(postgres.room_folder(current), ignore_errors=True)

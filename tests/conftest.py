@@ -10,7 +10,6 @@ pyproject.toml): each worker is a session of its own, with services of its own.
 
 from __future__ import annotations
 
-import sys
 import threading
 
 import pytest
@@ -36,14 +35,6 @@ def start_services():
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if "prefect.logging.handlers" in sys.modules:
-        # Send the test process's own flow logs and events now, while the server still runs,
-        # rather than at exit to a server that is gone.
-        from prefect.events.worker import EventsWorker
-        from prefect.logging.handlers import APILogWorker
-
-        APILogWorker.drain_all(timeout=5)
-        EventsWorker.drain_all(timeout=5)
     if _home is not None:
         isolation.leave(_home)
 

@@ -13,6 +13,7 @@ import contextlib
 import os
 import random
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,11 +61,24 @@ def enter(prefix: str = "workshop-") -> Path:
     return home
 
 
+def drain_prefect_clients() -> None:
+    """Send this process's queued Prefect events and logs now, while the server runs: left for exit, Prefect's
+    workers try a server that is gone for over a minute."""
+    if "prefect.logging.handlers" not in sys.modules:
+        return  # Prefect's client was never used here: nothing is queued
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=5)
+    EventsWorker.drain_all(timeout=5)
+
+
 def leave(home: Path) -> None:
     """Stop what the private course started and remove its folder."""
     from .. import settings
     from ..supervisor.course import down
 
+    drain_prefect_clients()
     down(settings.load())
     shutil.rmtree(home, ignore_errors=True)
 
