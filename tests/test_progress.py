@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import linecache
+import shutil
 import socket
 import types
 from datetime import UTC, datetime, timedelta
@@ -64,11 +65,13 @@ def room_server(serve_in_thread, free_port, monkeypatch):
     return events
 
 
-def run_cell(source: str) -> None:
-    """Run `source` as IPython runs a cell of notebook 02: its lines in linecache, its exercises imported as `ex`."""
+def run_cell(source: str, exercises: str | None = "workshop.exercises.ex02") -> None:
+    """Run `source` as IPython runs a cell of notebook 02: its lines in linecache, its exercises imported as `ex`
+    (`exercises=None`: a cell that comes before that import)."""
     name = f"<cell-{len(linecache.cache)}>"
     linecache.cache[name] = (len(source), None, source.splitlines(keepends=True), name)
-    exec(compile(source, name, "exec"), {"ex": types.ModuleType("workshop.exercises.ex02"), "check": checks.check})
+    namespace = {"check": checks.check, **({"ex": types.ModuleType(exercises)} if exercises else {})}
+    exec(compile(source, name, "exec"), namespace)
 
 
 def test_a_check_in_a_room_reports_the_learner_the_notebook_and_which_check(room_server, capsys):
@@ -84,6 +87,19 @@ def test_a_check_in_a_room_reports_the_learner_the_notebook_and_which_check(room
     assert passed["payload"] == {"learner": "ann", "notebook": "02", "text": "two",
                                  "checkpoint": "check(1 + 1 == x, 'two', 'not two')"}
     assert failed["payload"]["checkpoint"] == "check(" and failed["payload"]["text"] == "not three"
+
+
+def test_a_check_before_the_exercises_are_imported_is_found_in_the_notebooks_folder(room_server, tmp_path, monkeypatch):
+    """Notebook 00 checks the environment before it imports its exercises; JupyterLab starts its kernel in its folder."""
+    shutil.copy(ROOT / "notebooks" / "00_start_here.ipynb", tmp_path)
+    first = checkpoints.in_notebooks(tmp_path)["00"]["checkpoints"][0]
+    monkeypatch.chdir(tmp_path)
+    cell = f"class problems:\n    empty = True\n{first}\n      'no')"  # its first check, as the notebook has it
+    run_cell(cell, exercises=None)
+    monkeypatch.chdir(ROOT)  # a folder with no course notebook in it: the check is counted under "other"
+    run_cell(cell, exercises=None)
+    assert progress.flush(10)
+    assert [event["payload"]["notebook"] for event in room_server] == ["00", "other"]
 
 
 def test_on_a_laptop_a_check_sends_nothing(monkeypatch, capsys):

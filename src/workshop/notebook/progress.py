@@ -47,11 +47,15 @@ def _notebook_frame() -> FrameType | None:
     return frame
 
 
-def _notebook(frame: FrameType | None) -> str:
-    """`"02"` for a check in notebook 02: every course notebook imports its own exercises as `ex`."""
+def _notebook(frame: FrameType | None, checkpoint: str) -> str:
+    """`"02"` for a check in notebook 02: every course notebook imports its own exercises as `ex`. Checks that come
+    before that import (notebook 00's environment checks) are found among the checks of the notebooks in the
+    kernel's folder, where JupyterLab starts it."""
     module_name = getattr(frame.f_globals.get("ex") if frame else None, "__name__", "")
-    match = re.fullmatch(r"workshop\.exercises\.ex(\d\d)", module_name)
-    return match.group(1) if match else "other"
+    if match := re.fullmatch(r"workshop\.exercises\.ex(\d\d)", module_name):
+        return match.group(1)
+    owners = [number for number, notebook in checkpoints.in_notebooks(Path.cwd()).items() if checkpoint in notebook["checkpoints"]]
+    return owners[0] if len(owners) == 1 else "other"
 
 
 def report(outcome: str, text: str) -> None:
@@ -61,7 +65,8 @@ def report(outcome: str, text: str) -> None:
         return
     frame = _notebook_frame()
     line = linecache.getline(frame.f_code.co_filename, frame.f_lineno) if frame else ""
-    notebook = _notebook(frame)
+    checkpoint = checkpoints.key(line or text)
+    notebook = _notebook(frame, checkpoint)
     event = {
         "id": str(uuid.uuid4()),
         "occurred": datetime.now(UTC).isoformat(),
@@ -70,7 +75,7 @@ def report(outcome: str, text: str) -> None:
                      "prefect.resource.name": settings.learner},
         "related": [{"prefect.resource.id": f"workshop.notebook.{notebook}", "prefect.resource.role": "notebook"}],
         "payload": {"learner": settings.learner, "notebook": notebook,
-                    "checkpoint": checkpoints.key(line or text), "text": text[:500]},
+                    "checkpoint": checkpoint, "text": text[:500]},
     }
     _start_sender()
     try:
