@@ -96,6 +96,27 @@ def test_an_oversized_body_is_refused_with_413_and_kept_out(inbox_at):
     assert [m.subject for m in inbox.messages()] == ["still fine"]
 
 
+def test_a_refusal_ends_its_connection_and_says_so(serve_in_thread, free_port, tmp_path):
+    """The hub's proxy keeps connections to the inbox open: after a 401 (a browser's first try, before it sends the
+    password) it must not send the next request down a connection the inbox has closed."""
+    import base64
+    import http.client
+
+    from workshop.servers.httpd import MAX_BODY
+
+    host, port = serve_in_thread(make_inbox_server(free_port, tmp_path / "inbox.sqlite3", password="pw"))[7:].split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)  # reuses its connection unless told not to
+    signed_in = {"Authorization": "Basic " + base64.b64encode(b"workshop:pw").decode()}
+    for refused, headers in (("/ann/", {}), ("/ann/alerts", {**signed_in, "Content-Length": str(MAX_BODY + 1)})):
+        connection.request("GET" if refused == "/ann/" else "POST", refused, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        assert response.status in (401, 413) and response.getheader("Connection") == "close"
+        connection.request("GET", "/ann/_workshop/messages", headers=signed_in)
+        answer = connection.getresponse()
+        assert answer.status == 200 and answer.read() == b"[]"
+
+
 def test_one_message_by_id_and_a_missing_one(inbox_at):
     inbox = inbox_at()
     stored = requests.post(inbox.url(), json={"subject": "one"}, timeout=5).json()

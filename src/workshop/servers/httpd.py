@@ -28,6 +28,12 @@ class BodyTooLarge(ValueError):
     pass
 
 
+# An answer sent before the request's body was read ends its connection (the unread body must not be taken for the
+# next request), and says so: a client that keeps connections open, as the hub's proxy does, would otherwise send
+# the next request down a closed one ("socket hang up", a 503 for the learner). The header also makes http.server close.
+CLOSE = {"Connection": "close"}
+
+
 class JSONHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     extra_headers: dict[str, str] = {}  # sent with every answer
@@ -61,9 +67,8 @@ class JSONHandler(BaseHTTPRequestHandler):
             given = ""
         if hmac.compare_digest(given.encode(), f"{ROOM_USER}:{self.password}".encode()):
             return True
-        self.close_connection = True  # an unread body must not be taken for the next request
         self.send_json(401, {"error": f"This is a room's server: sign in as {ROOM_USER} with the room's password."},
-                       {"WWW-Authenticate": 'Basic realm="workshop room", charset="UTF-8"'})
+                       {"WWW-Authenticate": 'Basic realm="workshop room", charset="UTF-8"', **CLOSE})
         return False
 
     @property
@@ -75,8 +80,7 @@ class JSONHandler(BaseHTTPRequestHandler):
         """The request body; BodyTooLarge (after answering 413) when it is over MAX_BODY."""
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY:
-            self.close_connection = True  # the unread body must not be taken for the next request
-            self.send_json(413, {"error": f"The body is {length} bytes; at most {MAX_BODY} are accepted."})
+            self.send_json(413, {"error": f"The body is {length} bytes; at most {MAX_BODY} are accepted."}, CLOSE)
             raise BodyTooLarge(length)
         return self.rfile.read(length) if length else b""
 

@@ -239,10 +239,10 @@ class InboxHandler(JSONHandler):
         except ValueError:
             return self.send_json(400, {"error": "after is a message id (a whole number)"})
         channel = self._channel()
-        self.close_connection = True
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-store")
+        self.send_header("Connection", "close")  # the stream ends with its connection
         self.end_headers()
         ends = time.monotonic() + STREAM_LIFETIME
         generation = self.store.generation
