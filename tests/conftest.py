@@ -34,6 +34,18 @@ def start_services():
     return _course
 
 
+# A test that needs any of these runs a real Prefect server, a room, a hub or a browser: the slow tier. The rest is
+# the fast tier (`pytest -m "not slow"`, README), which runs in seconds after an edit. Modules that start such
+# things themselves say `pytestmark = pytest.mark.slow`.
+SLOW_FIXTURES = {"course", "room", "hub", "lab", "browser", "handouts"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _home is not None:
         isolation.leave(_home)
@@ -71,16 +83,24 @@ def settings():
 
 @pytest.fixture
 def serve_in_thread():
-    """Run a stdlib HTTP server on a thread for the test; stop it afterwards."""
-    servers = []
+    """Serve on a thread for the test, stopped afterwards: a stdlib HTTP server (a fake peer), or one of the
+    course's apps with `port` (as its server serves it). Returns the server's URL."""
+    servers, served = [], []
 
-    def serve(server):
-        servers.append(server)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        host, port = server.server_address[:2]
-        return f"http://{host}:{port}"
+    def serve(server, port: int | None = None) -> str:
+        if hasattr(server, "serve_forever"):
+            servers.append(server)
+            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+            host, bound = server.server_address[:2]
+            return f"http://{host}:{bound}"
+        from workshop.testing.serving import Served
+
+        served.append(Served(server, port))
+        return served[-1].__enter__()
 
     yield serve
     for server in servers:
         server.shutdown()
         server.server_close()
+    for one in served:
+        one.__exit__(None, None, None)

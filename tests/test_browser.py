@@ -25,15 +25,16 @@ from pathlib import Path
 import pytest
 import requests
 
+from workshop.exercises import lab as lab_module
+from workshop.instructor.jupyterlab import START_URL
 from workshop.testing.isolation import free_port
 from workshop.waiting import wait_for
 
+from . import learner_terminal as term
+from .jupyterlab_pages import CHROMIUM, FLAGS, assert_checks_passed, keep_evidence, new_page, run_ended, start_run_all
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
 pytestmark = [pytest.mark.skipif(
     CHROMIUM is None,
     reason="Chromium is not installed, so the browser test is skipped. Install it with "
@@ -83,18 +84,20 @@ def lab(course, tmp_path_factory):
     port, token = free_port(), secrets.token_hex(16)
     log = open(root / "jupyterlab.log", "w")
     env = {**os.environ, "HOME": str(home), **isolated_jupyter(tmp_path_factory.mktemp("jupyter"))}
+    # The README's command, with JupyterLab's own options passed through it (a copy of the notebooks as its folder).
     process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
-         "--allow-root",  # CI runs as root; elsewhere it changes nothing
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        [sys.executable, "-m", "workshop", "lab", "--no-browser", "--port", str(port), f"--IdentityProvider.token={token}",
+         f"--ServerApp.root_dir={root}"],
         stdout=log, stderr=subprocess.STDOUT, env=env,
     )
     base = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
+        printed = (root / "jupyterlab.log").read_text()
         if process.poll() is not None:
-            raise RuntimeError("JupyterLab exited:\n" + (root / "jupyterlab.log").read_text()[-2000:])
+            raise RuntimeError("JupyterLab exited:\n" + printed[-2000:])
+        if f"{base}{START_URL}?token=" not in printed:  # the address it prints opens notebook 00
+            return False
         try:
             return requests.get(f"{base}/api/status", params={"token": token}, timeout=2).ok
         except requests.ConnectionError:
@@ -123,45 +126,6 @@ def browser(tmp_path_factory):
         context.close()
 
 
-def new_page(browser, allowed: str):
-    page = browser.new_page()
-    page.console = []
-    page.on("console", lambda message: page.console.append(f"{message.type}: {message.text}"))
-    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(allowed) else route.abort())
-    return page
-
-
-def start_run_all(page, notebook: str) -> None:
-    """In a JupyterLab page with `notebook` open: once it is the current tab and its kernel is ready, Run All Cells
-    through the Run menu (which runs the current tab's notebook)."""
-    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current", has_text=notebook).wait_for(timeout=60_000)
-    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").first.wait_for(timeout=60_000)
-    # The status bar reads "| Idle" once the kernel is started *and* connected; Run All before that is lost.
-    page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(timeout=60_000)
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-
-
-def run_ended(page, notebook: str) -> bool:
-    """True once Run All has ended; an error if it stopped early (a cell raised)."""
-    # Read textContent, not innerText: JupyterLab does not render off-screen cells.
-    prompts = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt")
-    texts = [text.strip() for text in prompts.all_text_contents()]
-    # Run All marks every queued cell [*]; when none is left, the run ended (or stopped at an error).
-    if not texts or texts[0] in ("[ ]:", "") or "[*]:" in texts:
-        return False
-    not_run = [number for number, text in enumerate(texts, 1) if text in ("[ ]:", "")]
-    assert not not_run, f"{notebook}: Run All stopped before code cell {not_run[0]}: the cell above it raised"
-    return True
-
-
-def keep_evidence(page, name: str, folder: Path = ARTIFACTS) -> None:
-    """A failed page's screenshot and console log, for the person reading the failure."""
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"{name}-FAILED.png"), full_page=True)
-    (folder / f"{name}-console.log").write_text("\n".join(page.console))
-
-
 def run_all(browser, lab, notebook: str, while_running=None):
     """Open a notebook, Run All through the menu, wait until every cell has run; return the page."""
     base, token = lab
@@ -184,15 +148,8 @@ def run_all(browser, lab, notebook: str, while_running=None):
         page.screenshot(path=str(ARTIFACTS / f"{stem}-done.png"), full_page=False)
         return page
     except Exception:
-        keep_evidence(page, stem)
+        keep_evidence(page, stem, ARTIFACTS)
         raise
-
-
-def assert_checks_passed(page, notebook: str) -> None:
-    outputs = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output").all_text_contents()
-    failed = [text for text in outputs if "✗" in text]  # what a failed check shows (a raising cell also stops Run All)
-    assert not failed, f"{notebook}: a check failed in the browser: {failed[0][:300]}"
-    assert any("✓" in text for text in outputs), f"{notebook}: no check printed its ✓"
 
 
 def test_start_here_runs_in_jupyterlab_and_widgets_render(browser, lab):
@@ -202,6 +159,7 @@ def test_start_here_runs_in_jupyterlab_and_widgets_render(browser, lab):
     slider.first.scroll_into_view_if_needed()
     assert slider.count() >= 1, "the slider widget did not render (its text fallback shows instead)"
     assert page.locator(".jp-OutputArea-output", has_text="IntSlider(value=").count() == 0
+    assert page.get_by_text("official Jupyter news").count() == 0, "JupyterLab asked about Jupyter news (offline rooms)"
     theme = page.evaluate("document.body.dataset.jpThemeName")
     assert theme == "JupyterLab Light", f"the learner's own theme leaked into the test's JupyterLab: {theme}"
     page.screenshot(path=str(ARTIFACTS / "00_start_here-widget.png"))
@@ -246,22 +204,21 @@ def test_failure_notifications_arrive_in_the_inbox_view_and_live_on_the_inbox_pa
 
 
 def test_the_progress_board_shows_each_learner_and_who_is_stuck(browser, serve_in_thread, tmp_path):
-    from http.server import ThreadingHTTPServer
-
     from workshop import checkpoints
     from workshop.servers.board import Board
-    from workshop.servers.inbox import make_inbox_server
+    from workshop.servers.inbox import make_app
+    from workshop.settings import Settings
 
-    from .test_progress import FakeEvents, event
+    from .fake_events import FakeEvents, event
 
     first, second, third = checkpoints.in_notebooks(ROOT / "notebooks")["02"]["checkpoints"][:3]
     hostile = "<img src=x onerror=alert(1)>"
     events = [event("ann", first, "passed", 3), event("ann", second, "passed", 2),
               event("bob", first, "passed", 4), event("bob", third, "failed", 1)]
     events[-1]["payload"]["text"] = hostile  # what a check says is the learner's code's: shown as text
-    prefect = serve_in_thread(ThreadingHTTPServer(("127.0.0.1", free_port()), type("Events", (FakeEvents,), {"events": events})))
+    prefect = serve_in_thread(FakeEvents(events), free_port())
     board = Board(f"{prefect}/api", None, ROOT / "notebooks")
-    inbox = serve_in_thread(make_inbox_server(free_port(), tmp_path / "inbox.sqlite3", board=board))
+    inbox = serve_in_thread(make_app(Settings(), tmp_path / "inbox.sqlite3", board=board), free_port())
 
     page = new_page(browser, inbox)
     page.goto(f"{inbox}/_workshop/board")
@@ -272,9 +229,211 @@ def test_the_progress_board_shows_each_learner_and_who_is_stuck(browser, serve_i
     ann = page.locator("tr", has_text="ann")
     assert "2 of" in ann.text_content() and "stuck" not in (ann.get_attribute("class") or "")
     assert "2 learners, 1 whose latest check failed" in page.locator("#summary").text_content()
+    timings = page.locator("#timings tbody tr", has_text="02")  # the room's time in 02: ann 1 minute, bob 3
+    assert timings.count() == 1 and "3 min" in timings.text_content() and page.locator("#timings a[href='board.csv']").count()
     events.append(event("cy", first, "passed", 0))  # a learner who starts later shows up by themselves
     page.locator("tr", has_text="cy").wait_for(timeout=15_000)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "progress_board.png"), full_page=True)
     assert not [line for line in page.console if line.startswith("error")], page.console
     page.close()
+
+
+def test_the_inbox_page_shows_each_messages_whole_time_and_keeps_long_lines_in_their_card(browser, serve_in_thread, tmp_path):
+    from workshop.servers.inbox import make_app
+    from workshop.settings import Settings
+
+    inbox = serve_in_thread(make_app(Settings(), tmp_path / "inbox.sqlite3"), free_port())
+    long_name = "workshop-" + "very_long_deployment_name_" * 12  # no hyphen or space: nowhere to break it
+    requests.post(f"{inbox}/alerts", json={"subject": f"{long_name} failed", "text": f"See http://127.0.0.1:4200/runs/"
+                  f"flow-run/{long_name}\n{'x' * 600}"}, timeout=5).raise_for_status()
+    page = new_page(browser, inbox)
+    try:
+        page.set_viewport_size({"width": 800, "height": 900})
+        page.goto(inbox)
+        card = page.locator("article").first
+        card.wait_for(timeout=15_000)
+        card.locator(".summary").click()  # its details: the whole text, the run's link
+        page.locator("article .details").first.wait_for(timeout=15_000)
+        overflowing = page.evaluate("""() => [...document.querySelectorAll('article, article *')]
+            .filter((node) => node.scrollWidth > node.clientWidth + 1 && !['hidden', 'clip'].includes(getComputedStyle(node).overflowX))
+            .map((node) => node.className || node.tagName)""")
+        assert not overflowing, f"long lines run out of their card: {overflowing}"
+        time = page.locator("article .time").first
+        assert time.evaluate("(node) => node.scrollWidth <= node.clientWidth"), f"the time is cut: {time.text_content()}"
+        page.screenshot(path=str(ARTIFACTS / "inbox-long-lines.png"), full_page=True)
+    except Exception:
+        keep_evidence(page, "inbox-long-lines", ARTIFACTS)
+        raise
+    finally:
+        page.close()
+
+
+STRANGERS_PAGE = """<!doctype html><title>a page of another origin</title><script>
+const [api, inbox, mock, secret, automation] = %s;
+window.results = {};
+async function attempt(name, request) {
+  try {
+    const answer = await request();  // a no-cors request's answer is opaque: sent, but nothing of it can be read
+    window.results[name] = answer.type === "opaque" ? "sent, unread" : "read: " + (await answer.text()).slice(0, 300);
+  }
+  catch (error) { window.results[name] = "blocked: " + error; }
+}
+function postForm(action, fields) {  // what any page can do without JavaScript's fetch: a form into a hidden frame
+  const frame = document.createElement("iframe"); frame.name = "sink" + Math.random(); document.body.append(frame);
+  const form = document.createElement("form"); form.method = "POST"; form.action = action; form.target = frame.name;
+  for (const [name, value] of Object.entries(fields)) {
+    const input = document.createElement("input"); input.name = name; input.value = value; form.append(input);
+  }
+  document.body.append(form); form.submit();
+}
+(async () => {
+  await attempt("read the secret", () => fetch(`${api}/block_documents/${secret}?include_secrets=true`));
+  await attempt("list blocks with secrets", () => fetch(`${api}/block_documents/filter`, {method: "POST",
+    headers: {"Content-Type": "application/json"}, body: JSON.stringify({include_secrets: true})}));
+  await attempt("delete the automation", () => fetch(`${api}/automations/${automation}`, {method: "DELETE"}));
+  await attempt("create a flow, no-cors", () => fetch(`${api}/flows/`, {method: "POST", mode: "no-cors",
+    headers: {"Content-Type": "text/plain"}, body: JSON.stringify({name: "planted-by-a-stranger"})}));
+  await attempt("read the inbox", () => fetch(`${inbox}/_workshop/messages`));
+  await attempt("empty the inbox", () => fetch(`${inbox}/_workshop/messages`, {method: "DELETE"}));
+  await attempt("plant a message, no-cors", () => fetch(`${inbox}/planted`, {method: "POST", mode: "no-cors",
+    headers: {"Content-Type": "text/plain"}, body: "planted by a stranger"}));
+  postForm(`${inbox}/planted`, {subject: "planted by a stranger's form", body: "http://evil.example/"});
+  await attempt("read the mock's faults", () => fetch(`${mock}/_workshop/faults`));
+  await attempt("take the mock down", () => fetch(`${mock}/_workshop/faults/primary`, {method: "PUT",
+    headers: {"Content-Type": "application/json"}, body: JSON.stringify({outage: true})}));
+  await attempt("read users", () => fetch(`${mock}/api/?results=1&seed=stranger`));
+  await new Promise((done) => setTimeout(done, 1000));  // the form's POST
+  window.done = true;
+})();
+</script>"""
+
+
+def test_a_page_of_another_origin_can_read_or_change_nothing_on_the_course_services(browser, course, serve_in_thread):
+    """A page the learner opens in the same browser (another local server, an ad) calls the course's services:
+    it read a Secret block and deleted an automation when Prefect's server allowed every origin."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from prefect.automations import Automation, DoNothing, EventTrigger
+    from prefect.blocks.system import Secret
+
+    from workshop.notebook.inbox import Inbox
+    from workshop.notebook.mock import MockAPI
+
+    secret_value = secrets.token_hex(8)
+    secret_id = Secret(value=secret_value).save("workshop-cross-origin-secret", overwrite=True, _sync=True)
+    automation = Automation(name="workshop-cross-origin", trigger=EventTrigger(expect={"never.happens"}),
+                            actions=[DoNothing()]).create(_sync=True)
+    mock = MockAPI()
+    arguments = json.dumps([course.prefect_api_url, course.inbox_url.rstrip("/"), mock.base_url, str(secret_id),
+                            str(automation.id)])
+
+    class Strangers(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = (STRANGERS_PAGE % arguments).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    stranger = serve_in_thread(ThreadingHTTPServer(("127.0.0.1", free_port()), Strangers))
+    page = new_page(browser, "http://127.0.0.1:")
+    try:
+        page.goto(stranger)
+        page.wait_for_function("window.done === true", timeout=30_000)
+        results = page.evaluate("window.results")
+    finally:
+        page.close()
+    assert results["read users"].startswith("read: "), results  # the mock's API, like randomuser.me, is for any page
+    leaked = {name: said for name, said in results.items() if said.startswith("read: ") and name != "read users"}
+    assert not leaked, f"a page of another origin read these: {leaked}"
+    assert secret_value not in json.dumps(results)
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        assert client.read_automation(automation.id) is not None, "the stranger's page deleted the automation"
+        assert all(flow.name != "planted-by-a-stranger" for flow in client.read_flows(limit=200))
+        client.delete_automation(automation.id)
+    assert not [m for m in Inbox().messages() if "stranger" in m.text], "a stranger's page planted a message"
+    assert not mock.faults()["primary"].outage, "a stranger's page took the mock down"
+
+
+def test_the_course_ui_asks_the_internet_for_nothing_and_the_v2_ui_for_its_analytics_configuration(browser, course):
+    """The README's offline promise, as Chromium sees it: the course's server opens the classic UI (V1) at its root,
+    where the run links lead, and it asks nothing of elsewhere; Prefect 3.9.1's V2 UI (at /v2/, and the root of a
+    plain `prefect server start`) asks amplitude.com for its configuration although the server's analytics are off."""
+    ui = course.prefect_ui_url.rstrip("/")
+    elsewhere = {}
+    for path in ("/", "/runs", "/automations", "/v2/"):
+        page = new_page(browser, ui)  # what is not the course's server is refused here, and recorded
+        asked: list[str] = []
+        page.on("request", lambda request, asked=asked: asked.append(request.url))
+        try:
+            page.goto(ui + path)
+            page.wait_for_load_state("networkidle", timeout=30_000)
+            page.wait_for_timeout(2000)  # what the page asks for once it has drawn itself
+        finally:
+            page.close()
+        elsewhere[path] = sorted({url.split("/")[2] for url in asked if not url.startswith(ui)})
+    assert elsewhere == {"/": [], "/runs": [], "/automations": [], "/v2/": ["sr-client-cfg.amplitude.com"]}, elsewhere
+
+
+def make_the_stale_data_automation_in_the_ui(page, ui: str, names) -> None:
+    """Step 7 of the lab, as its notebook writes it for the Prefect UI: Automations, +, Custom, JSON, Run a deployment."""
+    page.goto(f"{ui}/automations")
+    page.locator("a[href$='/automations/create']").first.click()
+    choose(page, page.locator(".automation-trigger-template-select .p-select-button__control"), "Custom")
+    page.get_by_role("button", name="JSON").click()
+    trigger = json.loads((lab_module.SOLUTION / "stale_data_trigger.json").read_text())
+    trigger["match"]["prefect.resource.id"] = names.source  # what the learner writes, with their own prefix
+    page.locator("textarea.p-code-input__textarea").fill(json.dumps(trigger, indent=2))
+    page.get_by_role("button", name="Next").click()
+    choose(page, page.locator(".p-select-button__control").last, "Run a deployment")
+    choose(page, page.locator(".p-select-button__control").last, f"{names.flow} {names.backup}")
+    page.get_by_role("button", name="Next").click()
+    page.get_by_label("Automation Name").fill(names.stale)
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url("**/automations", timeout=30_000)
+
+
+def choose(page, select, option: str) -> None:
+    """Pick `option` of one of the UI's selects (a button that opens a list of options, by keyboard as by mouse)."""
+    select.focus()
+    page.keyboard.press("ArrowDown")
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_the_labs_ui_step_made_in_the_prefect_ui_is_seen_by_the_checker(browser, course, tmp_path):
+    """The lab's step 7 for real: a learner's automation made with the UI's Custom trigger form, then fired by an event
+    from a terminal (step 8); `check 05` finds both."""
+    folder = tmp_path / "my-prefect-lab"
+    env = term.terminal(dict(os.environ), folder)
+    brief = term.brief(env, folder)
+    url = term.point_profile(env, folder, brief)
+    names = lab_module.Names(term.write_files(folder, brief))
+    server = term.Server(url, None, names.prefix)
+    serving = term.serve(env, folder)
+    page = new_page(browser, course.prefect_ui_url.rstrip("/"))
+    try:
+        term.wait_for_step(server, 2)
+        make_the_stale_data_automation_in_the_ui(page, course.prefect_ui_url.rstrip("/"), names)
+        page.get_by_text(names.stale).first.wait_for(timeout=30_000)  # the list of automations shows it
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "lab-ui-automation.png"), full_page=True)
+        term.wait_for_step(server, 7, timeout=30)
+        term.must(term.run(env, folder, "prefect", "event", "emit", lab_module.STALE_EVENT, "--resource-id", names.source))
+        term.wait_for_step(server, 8)
+    except Exception:
+        keep_evidence(page, "lab-ui", ARTIFACTS)
+        raise
+    finally:
+        page.close()
+        term.stop(serving)
+        for name in (names.stale, names.failover):
+            term.run(env, folder, "prefect", "automation", "delete", name)
+        for name in (names.primary, names.backup):
+            term.run(env, folder, "prefect", "deployment", "delete", names.deployment(name))

@@ -8,6 +8,7 @@ course too)."""
 from __future__ import annotations
 
 import contextlib
+import csv
 import re
 import shutil
 import threading
@@ -19,26 +20,17 @@ import requests
 
 from workshop import settings as settings_module
 from workshop.errors import WorkshopTimeout
+from workshop.exercises import lab
 from workshop.supervisor import postgres
 from workshop.waiting import wait_for
 
-from .notebooks import assert_checks_ran, run_notebook
-from .test_real_use import ROOT, cli, ports_free, private_course
+from . import learner_terminal as term
+from .course_folders import ROOT, cli, ports_free, private_course
+from .notebooks import NOTEBOOKS, ROOM_PLANS, assert_checks_ran, run_notebook
 
 pytestmark = [pytest.mark.skipif(postgres.binaries() is None, reason=postgres.INSTALL_HINT),
               pytest.mark.xdist_group("classroom")]  # one room for the module's tests
-# What each learner runs, in order: (notebook, handout). Every notebook in a room; 02, 03 and 04 as shipped and
-# as solved, each twice by one learner (a re-run must leave one of each automation), 03 by two (their backups).
-PLANS = {
-    "ann": [("02", "learner"), ("02", "solved"), ("04", "learner"), ("04", "solved")],
-    "bob": [("03", "learner"), ("03", "solved"), ("01", "solved")],
-    "cy": [("00", "solved"), ("02", "learner"), ("03", "solved")],
-}
-LEARNERS = tuple(PLANS)
-NOTEBOOKS = {path.name[:2]: path.name for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))}
-# Those run here as shipped and as solved: test_notebooks leaves them to this test where PostgreSQL is installed.
-ROOM_NOTEBOOKS = {NOTEBOOKS[number] for number in NOTEBOOKS
-                  if {(number, "learner"), (number, "solved")} <= {step for plan in PLANS.values() for step in plan}}
+LEARNERS = tuple(ROOM_PLANS)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +41,7 @@ def room(tmp_path_factory):
     try:
         up = cli(env, "classroom", "up", timeout=300)
         assert up.returncode == 0, up.stdout + up.stderr
-        line = re.search(r"python -m workshop join (\S+) --as YOUR_NAME(.*)", up.stdout)
+        line = re.search(r"python -m workshop join (http://workshop:\S+) --as YOUR_NAME(.*)", up.stdout)
         assert line, up.stdout
         yield env, line.group(1), line.group(2).split()
     finally:
@@ -116,7 +108,7 @@ def wait_for_board(url: str, auth: tuple[str, str]) -> dict:
     """The board once every check of every notebook each learner ran is on it, or as it is after a minute (Prefect
     stores events in batches, a few seconds after they arrive; the caller's assertions then say what is missing)."""
     last: dict = {}
-    ran = {(name, number) for name, plan in PLANS.items() for number, _ in plan}
+    ran = {(name, number) for name, plan in ROOM_PLANS.items() for number, _ in plan}
 
     def complete() -> dict | None:
         last.update(requests.get(url, auth=auth, timeout=30).json())
@@ -164,7 +156,7 @@ def test_three_learners_run_the_notebooks_at_once_and_each_sees_only_their_own(r
 
     def learn(name: str) -> None:
         try:
-            for number, handout in PLANS[name]:
+            for number, handout in ROOM_PLANS[name]:
                 folder = tmp_path / name / handout
                 if not folder.exists():
                     shutil.copytree(handouts / handout, folder)
@@ -201,7 +193,7 @@ def test_three_learners_run_the_notebooks_at_once_and_each_sees_only_their_own(r
 
     # Each learner's backup runs were started by their own failover only.
     api, auth = room_api(room)
-    for name in [name for name, plan in PLANS.items() if any(number in ("03", "04") for number, _ in plan)]:
+    for name in [name for name, plan in ROOM_PLANS.items() if any(number in ("03", "04") for number, _ in plan)]:
         runs = requests.post(f"{api}/flow_runs/filter", auth=auth, timeout=30, json={
             "deployments": {"name": {"any_": [f"workshop-{name}-backup"]}}, "limit": 50}).json()
         starters = {run["created_by"]["display_value"] for run in runs if run.get("created_by")}
@@ -214,16 +206,29 @@ def test_three_learners_run_the_notebooks_at_once_and_each_sees_only_their_own(r
     assert "Room progress" in requests.get(board_url, auth=auth, timeout=10).text
     board = wait_for_board(board_url + ".json", auth)
     notebooks = {notebook["number"]: notebook["checkpoints"] for notebook in board["notebooks"]}
-    assert notebooks.keys() == {"00", "01", "02", "03", "04"} and all(notebooks.values()), notebooks
+    assert notebooks.keys() == {"00", "01", "02", "03", "04", "05"} and all(notebooks.values()), notebooks
     for learner in board["learners"]:
-        last_handout = dict(PLANS[learner["name"]])  # notebook -> the handout it ran last
+        last_handout = dict(ROOM_PLANS[learner["name"]])  # notebook -> the handout it ran last
         assert learner["notebooks"].keys() == last_handout.keys(), learner
         for number, handout in last_handout.items():
             tally = learner["notebooks"][number]
             done = tally["passed"] == notebooks[number] if handout == "solved" else (
                 0 < tally["passed"] and tally["passed"] + tally["not-attempted"] == notebooks[number])
             assert tally["failed"] == 0 and done, (learner["name"], number, tally, unreported(room, learner["name"], number))
-        assert learner["last"]["notebook"] == PLANS[learner["name"]][-1][0], learner["last"]
+        assert learner["last"]["notebook"] == ROOM_PLANS[learner["name"]][-1][0], learner["last"]
+
+    # The instructor's report after the workshop: a row per learner and notebook they ran, its numbers the board's.
+    report = tmp_path / "report.csv"
+    made = cli(env, "classroom", "report", "--output", str(report))
+    assert made.returncode == 0 and "median" in made.stdout, made.stdout + made.stderr
+    rows = {(row["learner"], row["notebook"]): row for row in csv.DictReader(report.read_text().splitlines())
+            if row["learner"] in LEARNERS}  # the room's other tests' learners are not this one's
+    assert rows.keys() == {(name, number) for name, plan in ROOM_PLANS.items() for number, _ in plan}, rows.keys()
+    for learner in board["learners"]:
+        for number, tally in learner["notebooks"].items():
+            row = rows[learner["name"], number]
+            assert int(row["checks passed"]) == tally["passed"] and float(row["minutes"]) > 0, row
+    assert all(f"notebook {number}:" in made.stdout for number in {number for _, number in rows}), made.stdout
 
     # Ann starts over: her objects and messages go, Bob's and Cy's stay.
     before = {name: names_on_server(room, f"workshop-{name}-") for name in LEARNERS}
@@ -242,3 +247,144 @@ def test_three_learners_run_the_notebooks_at_once_and_each_sees_only_their_own(r
         assert cli(learner, "down").returncode == 0  # each learner's deployment runner
         left_room = cli(learner, "leave")
         assert left_room.returncode == 0 and not (Path(learner["WORKSHOP_HOME"]) / "room.env").exists()
+
+
+def at_a_terminal(env: dict[str, str], args: list[str], typed: str, timeout: float = 120) -> tuple[int, str]:
+    """Run `python -m workshop ARGS` in a terminal of its own (a pty), typing `typed` when it asks for a password."""
+    import os
+    import pty
+    import select
+    import sys
+    import time
+
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: a session of its own, whose controlling terminal is the pty (getpass reads it)
+        os.chdir(ROOT)
+        os.execvpe(sys.executable, [sys.executable, "-m", "workshop", *args], env)
+    output, typed_it, ends = b"", False, time.monotonic() + timeout
+    while time.monotonic() < ends:
+        if select.select([terminal], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(terminal, 4096)
+            except OSError:  # the child closed the terminal: it ended
+                break
+            if not chunk:
+                break
+            output += chunk
+            if not typed_it and b"password" in output.lower():
+                os.write(terminal, typed.encode() + b"\n")
+                typed_it = True
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
+
+
+def test_a_learner_joins_without_the_password_on_the_command_line_and_secrets_stay_private(room, tmp_path):
+    import stat
+
+    env, address, options = room
+    _, (_, password) = room_api(room)
+    bare = address.replace(f"workshop:{password}@", "")
+    learner = learner_folder(tmp_path, "dee")
+    home = Path(learner["WORKSHOP_HOME"])
+    home.mkdir(parents=True)
+    (home / "room.env").write_text("WORKSHOP_ROOM='http://127.0.0.1'\nWORKSHOP_LEARNER='dee'\n"  # an earlier room's,
+                                   "WORKSHOP_ROOM_PASSWORD='an-old-one'\n")  # readable by everyone
+    (home / "room.env").chmod(0o644)
+
+    no_password = cli(learner, "join", bare, "--as", "dee", *options)
+    assert no_password.returncode == 2 and "password is missing" in no_password.stderr, no_password.stderr
+    by_variable = cli({**learner, "WORKSHOP_ROOM_PASSWORD": password}, "join", bare, "--as", "dee", *options)
+    assert by_variable.returncode == 0, by_variable.stdout + by_variable.stderr
+    assert stat.S_IMODE((home / "room.env").stat().st_mode) == 0o600
+    code, shown = at_a_terminal(learner, ["join", bare, "--as", "eve", *options], typed=password)
+    assert code == 0 and "Joined the room" in shown and "as eve" in shown, shown
+    assert password not in shown.split("password", 1)[1].split("Joined")[0], "the typed password was echoed"
+    assert stat.S_IMODE((home / "room.env").stat().st_mode) == 0o600
+    assert cli(learner, "leave").returncode == 0
+
+    instructor = Path(env["WORKSHOP_HOME"])
+    for secret in ("room.env", "room-password"):
+        assert stat.S_IMODE((instructor / secret).stat().st_mode) == 0o600, secret
+    assert stat.S_IMODE((instructor / "run").stat().st_mode) == 0o700
+    assert {stat.S_IMODE(record.stat().st_mode) for record in (instructor / "run").glob("*.json")} == {0o600}
+
+
+def test_a_learner_does_the_lab_in_the_room_with_their_own_names_and_the_board_hears_it(room, tmp_path):
+    """Notebook 05 as a room's learner does it: the brief gives the room's server and the learner's prefix, the
+    profile needs the room's password, the outage is theirs alone, and `check 05` reports to the board."""
+    env, address, _ = room
+    api, auth = room_api(room)
+    joined = learner_env(room, tmp_path, "dee")
+    folder = tmp_path / "dee-lab"
+    terminal = term.terminal(joined, folder)
+    brief = term.brief(terminal, folder)
+    assert "workshop-dee-" in brief and auth[1] not in brief, brief  # the password is the learner's to type
+    code, output, _ = term.check(terminal, folder)
+    assert code == 1 and "does not set PREFECT_API_URL" in output, output
+
+    url = term.point_profile(terminal, folder, brief, password=auth[1])
+    names = lab.Names(term.write_files(folder, brief))
+    server = term.Server(url, ":".join(auth), names.prefix)
+    assert names.prefix == "workshop-dee-"
+    serving = term.serve(terminal, folder)
+    try:
+        term.wait_for_step(server, 2)
+        term.must(term.run(terminal, folder, "prefect", "deployment", "run", names.deployment(names.primary), "--watch"))
+        term.must(term.run(terminal, folder, "python", "alert.py"))
+        term.must(term.run(terminal, folder, "python", "-m", "workshop", "faults", "--outage"))
+        try:
+            term.must(term.run(terminal, folder, "prefect", "deployment", "run", names.deployment(names.primary)))
+            # Both outcomes of the failure, before flows.py stops: the backup run must have run, not only started.
+            term.wait_for_step(server, 5, timeout=180)
+            term.wait_for_step(server, 6, timeout=180)
+        finally:
+            term.must(term.run(terminal, folder, "python", "-m", "workshop", "faults", "--no-outage"))
+        backup = requests.get(f"{api}/deployments/name/{names.deployment(names.backup)}", auth=auth, timeout=30).json()
+        made = requests.post(f"{api}/automations/", json=term.ui_automation(names.prefix, backup["id"]), auth=auth, timeout=30)
+        assert made.ok, made.text
+        term.must(term.run(terminal, folder, "prefect", "event", "emit", lab.STALE_EVENT, "--resource-id", names.source))
+        term.wait_for_step(server, 8, timeout=180)
+    finally:
+        term.stop(serving)
+    code, output, found = term.check(terminal, folder)
+    assert code == 0 and all(found.values()), output
+
+    # The alert landed in Dee's own channel of the room's inbox; the board counts the lab as notebook 05, passed.
+    inbox = f"http://127.0.0.1:{env['WORKSHOP_INBOX_PORT']}"
+    messages = requests.get(f"{inbox}/_workshop/messages", params={"channel": "/dee/lab"}, auth=auth, timeout=30).json()
+    assert messages and all(names.primary in m["subject"] for m in messages), messages
+
+    def passed() -> dict | None:
+        board = requests.get(f"{inbox}/_workshop/board.json", auth=auth, timeout=30).json()
+        dee = next((learner for learner in board["learners"] if learner["name"] == "dee"), None)
+        return dee if dee and dee["notebooks"].get("05", {}).get("passed") else None
+
+    wait_for(passed, timeout=60, what="the board to count Dee's lab", interval=2.0)
+    reset = cli(joined, "reset", "--yes")
+    assert reset.returncode == 0, reset.stdout + reset.stderr
+    assert names_on_server(room, "workshop-dee-") == {"automations": [], "blocks": [], "deployments": []}
+    assert cli(joined, "down").returncode == 0 and cli(joined, "leave").returncode == 0
+
+
+def test_the_rooms_database_stopped_under_a_running_room_is_said_by_every_status_and_every_call(room, tmp_path):
+    env, _, _ = room
+    api, auth = room_api(room)
+    learner = learner_env(room, tmp_path, "fay")
+    postgres.stop(postgres.room_folder(settings_module.Settings(home=Path(env["WORKSHOP_HOME"]))))
+    try:
+        status = cli(env, "classroom", "status")
+        assert status.returncode == 1, status.stdout
+        assert re.search(r"DOWN PostgreSQL \(the room's database\)", status.stdout), status.stdout
+        assert re.search(r"DOWN Prefect server .*Database is not available", status.stdout), status.stdout
+        theirs = cli(learner, "status")
+        assert theirs.returncode == 1 and "Tell the instructor" in theirs.stdout, theirs.stdout
+        started = cli(learner, "up")  # what workshop.start() does in their kernel
+        assert started.returncode == 2 and "Database is not available" in started.stderr, started.stderr
+        call = requests.post(f"{api}/flows/filter", json={}, auth=auth, timeout=60)  # one try, as a raw client makes
+        assert call.status_code == 503 and "tell the instructor" in call.json()["detail"], call.text
+    finally:
+        up = cli(env, "classroom", "up", timeout=300)
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert requests.post(f"{api}/flows/filter", json={}, auth=auth, timeout=30).ok
+    assert cli(env, "classroom", "status").returncode == 0
+    assert cli(learner, "leave").returncode == 0

@@ -3,15 +3,15 @@ wrong answers only the real server exposes; one source for the solved notebooks.
 
 from __future__ import annotations
 
+import os
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import nbformat
 import pytest
 from prefect.automations import (
     Automation,
-    CompoundTrigger,
     EventTrigger,
     Posture,
     RunDeployment,
@@ -23,9 +23,10 @@ from workshop.exercises import ____, ex00, ex01, ex02, ex03, ex04, exercise_name
 from workshop.instructor.handouts import all_exercises, exercise_names, solved, write_handouts
 from workshop.notebook.checks import CheckFailed
 
+from .notebooks import SHIPPED
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-SHIPPED = {path.name: nbformat.read(path, as_version=4) for path in sorted(NOTEBOOKS.glob("*.ipynb"))}
 sys.path.insert(0, str(NOTEBOOKS))
 
 FAILED, CRASHED, COMPLETED = "prefect.flow-run.Failed", "prefect.flow-run.Crashed", "prefect.flow-run.Completed"
@@ -49,9 +50,9 @@ def wrong(exercise, answer, words: str, **context) -> str:
 # Not attempted, and the framework
 
 CONTEXTS = {
-    "retry_condition": {"task": None, "transient": None, "refused": None},
+    "retry_condition": {"task": None},
     "scoped_trigger": {"primary": None, "backup": None},
-    "unhealthy_payload": {"primary": None, "backup": None},
+    "circuit_breaker": {"primary": None, "backup": None},
     **{name: {"primary": None, "backup": None, "block_id": None} for name in ("failover", "escalation", "recovered", "design")},
 }
 
@@ -91,6 +92,29 @@ def test_hints_come_in_tiers(capsys):
     assert first.startswith("Hint 1 of 3") and second.startswith("Hint 2 of 3")
 
 
+@pytest.mark.parametrize("name", sorted(all_exercises()))
+def test_every_exercise_has_hints_from_a_leading_question_to_the_answer_and_a_solution_that_says_why(name):
+    exercise = all_exercises()[name]
+    assert len(exercise.hints) >= 3, "three tiers at least: the task's idea, the question that leads to the answer, the answer"
+    assert any("?" in hint for hint in exercise.hints[1:-1]), "a middle tier asks the question that leads to the answer"
+    assert len(exercise.why) > 200 and "wrong" in exercise.why.lower(), "the solution says why, and what wrong answers miss"
+    assert exercise.why in exercise.solution().data
+
+
+def test_a_prediction_is_answered_and_explained_never_failed(capsys):
+    from IPython.display import Markdown
+
+    shown: list[str] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("IPython.display.display", lambda thing: shown.append(thing.data if isinstance(thing, Markdown) else thing))
+        prediction = ex01.naive_outage
+        for guess, outcome, words in ((____, "none", "No prediction made"), ("JSONDecodeError", "right", "and so it was"),
+                                      ("jsondecodeerror", "right", "and so it was"), ("HTTPError", "wrong", "You predicted"),
+                                      ("a cat", "wrong", "is not one of")):
+            assert prediction.reveal(guess, "JSONDecodeError") is None  # nothing raised, nothing echoed
+            assert prediction.outcome == outcome and words in shown[-1] and prediction.why in shown[-1], (guess, shown[-1])
+
+
 def test_the_summary_shows_where_each_exercise_stands():
     with pytest.raises(CheckFailed):
         ex00.failed_event.check("prefect.flow-run.failed")
@@ -113,95 +137,176 @@ def test_failed_event():
 def test_is_retryable_status():
     right(ex01.is_retryable_status, lambda status_code: status_code == 429 or status_code >= 500)
     right(ex01.is_retryable_status, lambda status_code: status_code in {429, 500, 502, 503, 504})
-    wrong(ex01.is_retryable_status, lambda status_code: status_code >= 400, "[400, 401, 404, 422] would be retried")
+    wrong(ex01.is_retryable_status, lambda status_code: status_code >= 400, "[400, 401, 403, 404, 422] would be retried")
     wrong(ex01.is_retryable_status, lambda status_code: status_code >= 500, "[429] would not be retried")
     wrong(ex01.is_retryable_status, lambda status_code: "yes", "return True or False")
 
 
 @pytest.fixture
-def pipeline(course):
+def fetch_raw(course):
+    """Notebook 01's fetch_raw, as its cell writes it."""
+    import requests
+    from prefect import task
+
+    @task(retries=3, retry_delay_seconds=0.1, task_run_name="fetch raw page {page}")
+    def fetch_raw(api_url: str, page: int, results: int = 5, seed: str = "raw") -> list[dict]:
+        response = requests.get(api_url, params={"results": results, "page": page, "seed": seed}, timeout=(3.05, 10))
+        response.raise_for_status()
+        return response.json()["results"]
+
+    return fetch_raw
+
+
+def worth_it(status_code: int) -> bool:
+    return status_code == 429 or status_code >= 500
+
+
+def test_retry_condition_right_answers_in_two_forms_on_the_real_task(fetch_raw):
+    import requests
+
+    def by_status(task, task_run, state):
+        failure = state.result(raise_on_failure=False)
+        if isinstance(failure, requests.HTTPError):
+            return worth_it(failure.response.status_code)
+        return isinstance(failure, (requests.ConnectionError, requests.Timeout))
+
+    def in_one_line(task, task_run, state):
+        failure = state.result(raise_on_failure=False)
+        return getattr(getattr(failure, "response", None), "status_code", 0) in (429, 500, 502, 503, 504) or \
+            isinstance(failure, (requests.ConnectionError, requests.Timeout)) and not isinstance(failure, requests.HTTPError)
+
+    right(ex01.retry_condition, by_status, task=fetch_raw)
+    right(ex01.retry_condition, in_one_line, task=fetch_raw)
+
+
+def test_retry_condition_wrong_answers_say_which_idea_is_missing(fetch_raw):
+    import requests
+
     import users_pipeline
 
-    return {"task": users_pipeline.fetch_page, "transient": users_pipeline.TransientAPIError,
-            "refused": users_pipeline.APIRequestError, "module": users_pipeline}
+    told = wrong(ex01.retry_condition, users_pipeline.is_retryable, "HTTPError for an answer with status 503 would not be "
+                 "retried", task=fetch_raw)  # the notebook's own condition, reused: it never retries an HTTPError
+    assert "what in the exception tells this answer from a 404" in told
+    wrong(ex01.retry_condition, lambda task, task_run, state: isinstance(state.result(raise_on_failure=False),
+          requests.RequestException), "status 404 would be retried", task=fetch_raw)
+    wrong(ex01.retry_condition, lambda task, task_run, state: True, "status 404 would be retried", task=fetch_raw)
+    wrong(ex01.retry_condition, lambda task, task_run, state: isinstance(state.result(raise_on_failure=False),
+          requests.HTTPError), "ConnectionError('connection reset by peer') would not be retried", task=fetch_raw)
 
 
-def test_retry_condition_right_answers_on_the_real_task(pipeline):
-    from users_pipeline import RETRYABLE
-
-    context = {k: pipeline[k] for k in ("task", "transient", "refused")}
-    right(ex01.retry_condition, lambda task, task_run, state: isinstance(state.result(raise_on_failure=False), RETRYABLE), **context)
-    right(ex01.retry_condition, pipeline["module"].is_retryable, **context)
-
-
-def test_retry_condition_wrong_answers(pipeline):
-    context = {k: pipeline[k] for k in ("task", "transient", "refused")}
-    wrong(ex01.retry_condition, lambda task, task_run, state: True, "raised APIRequestError", **context)
-    wrong(ex01.retry_condition, lambda task, task_run, state: isinstance(state.result(raise_on_failure=False), pipeline["transient"]),
-          "ConnectionError", **context)
-    wrong(ex01.retry_condition, lambda task, task_run, state: not isinstance(state.result(raise_on_failure=False), pipeline["refused"]),
-          "KeyError('results') would be retried", **context)
-
-
-def test_retry_condition_that_only_the_real_task_exposes(pipeline):
+def test_retry_condition_that_only_the_real_task_exposes(fetch_raw):
     """Right on every single attempt the check shows it, wrong over a run: it allows one retry only."""
-    from users_pipeline import RETRYABLE
+    import requests
 
     def one_retry_only(task, task_run, state):
-        return isinstance(state.result(raise_on_failure=False), RETRYABLE) and task_run.run_count < 2
+        failure = state.result(raise_on_failure=False)
+        ok = worth_it(failure.response.status_code) if isinstance(failure, requests.HTTPError) else isinstance(
+            failure, (requests.ConnectionError, requests.Timeout))
+        return ok and task_run.run_count < 2
 
-    wrong(ex01.retry_condition, one_retry_only, "it made [2] attempts", **{k: pipeline[k] for k in ("task", "transient", "refused")})
-
-
-# Notebook 02: templates and triggers, in automations of the learner's own
-
-def test_body_template_right_answers(course):
-    right(ex02.body_template, "{{ flow.name }} run {{ flow_run.name }} ended {{ flow_run.state.name }}: "
-                              "{{ flow_run.state.message }}\nOpen it: {{ flow_run|ui_url }}")
-    right(ex02.body_template, "{{ flow_run|ui_url }}\n{% if flow_run.state.message %}{{ flow_run.state.message }}{% endif %} "
-                              "({{ flow_run.name }} of {{ flow.name }})")
+    wrong(ex01.retry_condition, one_retry_only, "it made [2] attempts", task=fetch_raw)
 
 
-def test_body_template_wrong_answers(course):
-    wrong(ex02.body_template, "{{ flow.name }} {{ flow_run.name }} {{ flow_run.state.message }}", "lacks a link to the run")
+# Notebook 02: a template, a task's alert, and three silent automations, each on the real server
+
+def test_body_template_right_answers_in_three_forms(course):
+    right(ex02.body_template, "Run {{ flow_run.name }} ended {{ flow_run.state.name }}: {{ flow_run.state.message }}\n"
+                              "It ran with {{ flow_run.parameters }}. {{ flow_run|ui_url }}")
+    right(ex02.body_template, "{{ flow_run|ui_url }} {{ flow_run.name }}: {{ flow_run.state.message }} "
+                              "(n_users={{ flow_run.parameters.n_users }}, seed={{ flow_run.parameters.seed }})")
+    right(ex02.body_template, "{{ flow_run.name }} {{ flow_run.state.message }} {{ flow_run|ui_url }}\n"
+                              "{% for name, value in flow_run.parameters.items() %}{{ name }}={{ value }} {% endfor %}")
+
+
+def test_body_template_wrong_answers_name_what_is_missing(course):
+    wrong(ex02.body_template, "{{ flow.name }} run {{ flow_run.name }}: {{ flow_run.state.message }} {{ flow_run|ui_url }}",
+          "it lacks the parameters it ran with")  # notebook 02's own alert body: what it did not show
+    wrong(ex02.body_template, "{{ flow_run.name }} {{ flow_run.state.message }} {{ flow_run|ui_url }} {{ parameters }}",
+          "it lacks the parameters it ran with")  # a name the context does not have renders as nothing
     wrong(ex02.body_template, "{{ flow.name ", "does not parse")
     wrong(ex02.body_template, ["{{ flow.name }}"], "the template is a string")
 
 
-def test_a_template_that_only_reads_right_on_the_sample_fails_on_the_real_run(course):
-    """It writes the sample run's name instead of templating it: the message the server sends lacks the real one."""
-    wrong(ex02.body_template, "{{ flow.name }} run brave-otter: {{ flow_run.state.message }} {{ flow_run|ui_url }}",
-          "the message your automation sent lacks the run's name")
+def test_a_template_that_only_reads_right_on_the_sample_fails_on_the_real_runs(course):
+    """It writes the sample's parameters out instead of templating them: the real runs were called otherwise."""
+    wrong(ex02.body_template, "{{ flow_run.name }}: {{ flow_run.state.message }} {{ flow_run|ui_url }} (37 users, exercise-wren)",
+          "lacks its n_users")
 
 
-def test_crash_trigger_right_answers(course):
-    right(ex02.crash_trigger, EventTrigger(expect={FAILED, CRASHED}, match=FLOW_RUN, match_related=COURSE_FLOWS,
-                                           posture=Posture.Reactive, threshold=1))
-    # No `match` (match_related already scopes it), and a list of related filters.
-    right(ex02.crash_trigger, EventTrigger(expect={FAILED, CRASHED}, match_related=[COURSE_FLOWS], posture=Posture.Reactive))
+TASK_RUN = {"prefect.resource.id": "prefect.task-run.*"}
+
+
+def test_task_alert_right_answers_in_two_forms(course):
+    right(ex02.task_alert, EventTrigger(expect={"prefect.task-run.Failed"}, match={**TASK_RUN, "prefect.resource.name": "load_extra_columns-*"},
+                                        match_related=COURSE_FLOWS, posture=Posture.Reactive, threshold=1))
+    right(ex02.task_alert, EventTrigger(expect={"prefect.task-run.Failed"}, match={"prefect.resource.name": "load_extra_columns*"},
+                                        match_related=[COURSE_FLOWS], posture=Posture.Reactive))
 
 
 @pytest.mark.parametrize("trigger, words", [
-    (EventTrigger(expect={FAILED}, match=FLOW_RUN, match_related=COURSE_FLOWS, posture=Posture.Reactive), "does not fire when a workshop flow run crashes"),
-    (EventTrigger(expect={FAILED, CRASHED}, match=FLOW_RUN, posture=Posture.Reactive), "fires for flows that are not the course's"),
-    (EventTrigger(expect={"prefect.flow-run.*"}, match_related=COURSE_FLOWS, posture=Posture.Reactive), "fires for runs that Completed"),
-    (EventTrigger(expect={FAILED, CRASHED}, match_related=COURSE_FLOWS, posture=Posture.Reactive, threshold=2), "threshold=1"),
-    (EventTrigger(after={"prefect.flow-run.Running"}, expect={FAILED, CRASHED}, match_related=COURSE_FLOWS,
-                  posture=Posture.Proactive, within=timedelta(seconds=10)), "posture=Posture.Reactive"),
-    ("prefect.flow-run.Crashed", "expected an EventTrigger"),
+    (EventTrigger(expect={FAILED}, match_related=COURSE_FLOWS, posture=Posture.Reactive), "does not fire when load_extra_columns fails"),
+    (EventTrigger(expect={"prefect.task-run.Failed"}, match_related=COURSE_FLOWS, posture=Posture.Reactive), "name the task"),
+    (EventTrigger(expect={"prefect.task-run.Failed"}, match={"prefect.resource.name": "load_extra_columns-*"}, posture=Posture.Reactive),
+     "tasks of flows that are not the course's"),
+    (EventTrigger(expect={"prefect.task-run.*"}, match={"prefect.resource.name": "load_extra_columns-*"}, match_related=COURSE_FLOWS,
+                  posture=Posture.Reactive), "fires when the task completes too"),
+    (EventTrigger(expect={"prefect.task-run.Failed"}, match_related={"prefect.resource.role": "task", "prefect.resource.name": "load_extra_columns"},
+                  posture=Posture.Reactive), "does not fire when load_extra_columns fails"),
 ])
-def test_crash_trigger_wrong_answers(trigger, words):
-    wrong(ex02.crash_trigger, trigger, words)
+def test_task_alert_wrong_answers(trigger, words):
+    wrong(ex02.task_alert, trigger, words)
 
 
-def test_a_crash_trigger_with_a_window_misses_the_crash_on_the_real_server(course):
-    """Prefect's matching says yes to both events; on the server, the window absorbs the second: the check sees it."""
-    windowed = EventTrigger(expect={FAILED, CRASHED}, match_related=COURSE_FLOWS, posture=Posture.Reactive, threshold=1,
-                            within=timedelta(seconds=60))
-    wrong(ex02.crash_trigger, windowed, "sent nothing when a run crashed")
+def test_the_silent_alerts_really_say_nothing_and_each_repair_is_checked_on_the_server(course):
+    import asyncio
+
+    from workshop.notebook.automations import automations_named
+    from workshop.notebook.runs import events
+    from workshop.waiting import wait_for
+
+    ex02.set_up_silent_alerts()
+    since = datetime.now(UTC) - timedelta(seconds=30)
+    found = {name: asyncio.run(automations_named(name))[0] for name in ex02.SILENT}
+    # Broken as made: the first two never fire on the failed run, the third fires and its action fails.
+    wait_for(lambda: events("prefect.automation.action.failed", since=since, resource_id=f"prefect.automation.{found[ex02.SILENT[2]].id}"),
+             timeout=30, what="the third silent alert's failed action")
+    for name in ex02.SILENT[:2]:
+        assert not events("prefect.automation.triggered", since=since, resource_id=f"prefect.automation.{found[name].id}"), name
+
+    one, two, three = found.values()
+    assert ex02.silent_alerts.check([one, two, three]) is None and ex02.silent_alerts.status == "not attempted"
+
+    def save(automation):
+        asyncio.run(automation.aupdate())
+
+    one.trigger.expect = {FAILED}  # the first repaired, the others as they were
+    save(one)
+    told = wrong(ex02.silent_alerts, [one, two, three], "not all three deliver yet")
+    assert "silent-2 did not fire" in told and "does the run's event have a related resource" in told
+    assert "silent-3 fired, but its action failed" in told and "404" in told and "silent-1" not in told
+
+    two.trigger.match_related = {"prefect.resource.role": "flow", "prefect.resource.name": "workshop-exercise-fails"}
+    three.actions[0].block_document_id = ex02._effects.block_id()
+    save(two)
+    save(three)
+    right(ex02.silent_alerts, [one, two, three])
 
 
-# Notebook 03: a trigger scoped to a deployment, and a failover of the learner's own through the REST API
+def test_a_second_automation_of_a_silent_alerts_name_is_told_for_what_it_is(course):
+    import asyncio
+
+    from workshop.notebook.automations import automations_named
+
+    ex02.set_up_silent_alerts()
+    extra = asyncio.run(automations_named(ex02.SILENT[0]))[0].model_copy(update={"id": None})
+    asyncio.run(extra.acreate())
+    try:
+        wrong(ex02.silent_alerts, ["my repairs"], "names are not unique")
+    finally:
+        ex02.set_up_silent_alerts()  # one of each again
+
+
+# Notebook 03: a trigger whose related matches all hold, and a circuit breaker through the REST API
 
 @pytest.fixture(scope="module")
 def deployments(course):
@@ -216,71 +321,81 @@ def deployments(course):
     stop_serving()
 
 
+@pytest.fixture
+def in_notebooks(monkeypatch):
+    monkeypatch.chdir(NOTEBOOKS)  # where a kernel of notebook 03 runs: the checks find the runner's script there
+
+
 def by_id(deployment: dict) -> dict:
     return {"prefect.resource.role": "deployment", "prefect.resource.id": f"prefect.deployment.{deployment['id']}"}
 
 
-def test_scoped_trigger_right_answers(deployments):
+NIGHTLY = {"prefect.resource.role": "tag", "prefect.resource.id": "prefect.tag.nightly"}
+
+
+def test_scoped_trigger_right_answers_in_two_forms(deployments, in_notebooks):
     primary, backup = deployments["primary"], deployments["backup"]
-    for related in (by_id(primary), {"prefect.resource.role": "deployment", "prefect.resource.name": "workshop-primary"},
-                    [{"prefect.resource.role": "deployment"}, by_id(primary)]):
-        right(ex03.scoped_trigger, EventTrigger(expect={FAILED}, match_related=related, posture=Posture.Reactive),
-              primary=primary, backup=backup)
+    right(ex03.scoped_trigger, EventTrigger(expect={FAILED}, match=FLOW_RUN, match_related=[by_id(primary), NIGHTLY],
+                                            posture=Posture.Reactive), primary=primary, backup=backup)
+    by_name = {"prefect.resource.role": "deployment", "prefect.resource.name": "workshop-primary"}
+    right(ex03.scoped_trigger, EventTrigger(expect={FAILED}, match_related=[NIGHTLY, by_name], posture=Posture.Reactive),
+          primary=primary, backup=backup)
 
 
-@pytest.mark.parametrize("related, expect, words", [
-    ("backup", {FAILED}, "does not fire when a primary run fails"),
-    (None, {FAILED}, "fires when a backup run fails too"),
-    ({"prefect.resource.role": "deployment", "prefect.resource.name": "primary"}, {FAILED}, "does not fire when a primary run fails"),
-    ({"prefect.resource.role": "deployment", "prefect.resource.name": "*primary"}, {FAILED}, "any flow's deployment called primary"),
-    ("primary", {FAILED, COMPLETED}, "fires when a primary run completes too"),
+@pytest.mark.parametrize("related, words", [
+    ("primary", "not tagged nightly too"),
+    ([NIGHTLY], "fires for the backup's nightly runs too"),
+    ("merged", "does not fire when a nightly primary run fails"),
+    ([NIGHTLY, {"prefect.resource.role": "deployment", "prefect.resource.name": "*primary"}], "any flow's deployment called primary"),
 ])
-def test_scoped_trigger_wrong_answers(deployments, related, expect, words):
+def test_scoped_trigger_wrong_answers(deployments, related, words):
     primary, backup = deployments["primary"], deployments["backup"]
-    if related in ("primary", "backup"):
-        related = by_id(deployments[related])
-    trigger = EventTrigger(expect=expect, match_related=related or {}, posture=Posture.Reactive)
-    wrong(ex03.scoped_trigger, trigger, words, primary=primary, backup=backup)
+    if related == "primary":
+        related = by_id(primary)
+    elif related == "merged":  # one filter holding both: a deployment whose id is the tag's
+        related = {"prefect.resource.role": "deployment", "prefect.resource.id": "prefect.tag.nightly"}
+    wrong(ex03.scoped_trigger, EventTrigger(expect={FAILED}, match_related=related, posture=Posture.Reactive), words,
+          primary=primary, backup=backup)
 
 
-def unhealthy(primary: dict, backup: dict, **changes) -> dict:
+def breaker(primary: dict, **changes) -> dict:
     payload = {
-        "name": "workshop-failover-on-unhealthy-source",
-        "enabled": True,
-        "trigger": {"type": "event", "posture": "Reactive", "expect": ["workshop.source.unhealthy"],
-                    "match": {"prefect.resource.id": "workshop.source.*"}, "match_related": by_id(primary), "threshold": 1, "within": 0},
-        "actions": [{"type": "run-deployment", "source": "selected", "deployment_id": backup["id"]}],
+        "name": "workshop-circuit-breaker", "enabled": True,
+        "trigger": {"type": "event", "posture": "Reactive", "expect": [FAILED], "match": {"prefect.resource.id": "prefect.flow-run.*"},
+                    "match_related": by_id(primary), "threshold": 3, "within": 60},
+        "actions": [{"type": "pause-deployment", "source": "inferred"}],
     }
     for key, value in changes.items():
-        target = payload["trigger"] if key in payload["trigger"] or key == "matchrelated" else payload
-        target[key] = value
+        (payload["trigger"] if key in payload["trigger"] else payload)[key] = value
     return payload
 
 
-def test_unhealthy_payload_right_answers_start_the_backup_for_real(deployments):
+def test_circuit_breaker_right_answers_pause_the_primary_for_real(deployments, in_notebooks):
+    """Answered after Run All too: the notebook's clean-up stopped the runner, and the check starts it again."""
+    from workshop import stop_serving
+
     primary, backup = deployments["primary"], deployments["backup"]
-    right(ex03.unhealthy_payload, unhealthy(primary, backup), primary=primary, backup=backup)
-    by_name = unhealthy(primary, backup, match_related={"prefect.resource.role": "deployment", "prefect.resource.name": "workshop-primary"})
-    del by_name["trigger"]["match"]  # the event's name is the course's own: match_related scopes it enough
-    right(ex03.unhealthy_payload, by_name, primary=primary, backup=backup)
+    stop_serving()
+    right(ex03.circuit_breaker, breaker(primary), primary=primary, backup=backup)
+    selected = breaker(primary, actions=[{"type": "pause-deployment", "source": "selected", "deployment_id": primary["id"]}], within=120)
+    right(ex03.circuit_breaker, selected, primary=primary, backup=backup)
 
 
-def test_unhealthy_payload_wrong_answers(deployments):
+def test_circuit_breaker_wrong_answers(deployments):
     primary, backup = deployments["primary"], deployments["backup"]
     context = {"primary": primary, "backup": backup}
-    wrong(ex03.unhealthy_payload, unhealthy(primary, backup, name="failover"), "name it workshop-", **context)
-    wrong(ex03.unhealthy_payload, unhealthy(primary, backup, expect=[FAILED]), "does not fire when the primary reports", **context)
-    typo = unhealthy(primary, backup, matchrelated=by_id(primary))
-    del typo["trigger"]["match_related"]
-    wrong(ex03.unhealthy_payload, typo, "it fires when the backup reports one too", **context)
-    wrong(ex03.unhealthy_payload, {**unhealthy(primary, backup), "actions": [{"type": "run-deployment", "source": "selected",
-                                                                            "deployment_id": primary["id"]}]}, "one action should run the backup", **context)
-    wrong(ex03.unhealthy_payload, {**unhealthy(primary, backup), "enabledd": True}, "the server refused it (HTTP 422): enabledd", **context)
+    wrong(ex03.circuit_breaker, breaker(primary, threshold=1), "trip on the third failure", **context)
+    wrong(ex03.circuit_breaker, breaker(primary, within=0), "need a window to be counted in", **context)
+    wrong(ex03.circuit_breaker, breaker(primary, match_related=by_id(backup)), "does not count the primary's failures", **context)
+    wrong(ex03.circuit_breaker, breaker(primary, actions=[{"type": "pause-automation", "source": "inferred"}]),
+          "no action pauses a deployment", **context)
+    wrong(ex03.circuit_breaker, breaker(primary, name="breaker"), "name it workshop-", **context)
 
 
-def test_an_unhealthy_payload_that_creates_a_disabled_automation_fails_by_its_effect(deployments):
+def test_a_circuit_breaker_the_server_refuses_is_told_its_reason(deployments, in_notebooks):
     primary, backup = deployments["primary"], deployments["backup"]
-    wrong(ex03.unhealthy_payload, unhealthy(primary, backup, enabled=False), "started no backup run", primary=primary, backup=backup)
+    both = breaker(primary, actions=[{"type": "pause-deployment", "source": "inferred", "deployment_id": primary["id"]}])
+    wrong(ex03.circuit_breaker, both, "the server refused it (HTTP 422)", primary=primary, backup=backup)
 
 
 # Notebook 04: the design's parts, and the design played
@@ -296,9 +411,11 @@ def capstone(deployments):
     return {"primary": deployments["primary"]["object"], "backup": deployments["backup"]["object"], "block_id": block_id}
 
 
-def failed_run_of(deployment, expect=FAILED) -> EventTrigger:
+def failed_run_of(deployment, expect=FAILED, creator: str | None = None) -> EventTrigger:
+    related = {"prefect.resource.role": "deployment", "prefect.resource.id": f"prefect.deployment.{deployment.id}"}
     return EventTrigger(expect={expect}, match=FLOW_RUN, posture=Posture.Reactive, threshold=1,
-                        match_related={"prefect.resource.role": "deployment", "prefect.resource.id": f"prefect.deployment.{deployment.id}"})
+                        match_related=[related, {"prefect.resource.role": "creator", "prefect.resource.name": creator}]
+                        if creator else related)
 
 
 def note(block_id, subject: str) -> SendNotification:
@@ -309,7 +426,7 @@ def failover(c, *, within=30, actions=None, trigger=None) -> Automation:
     run_backup = RunDeployment(source="selected", deployment_id=c["backup"].id, parameters={"n_users": "{{ flow_run.parameters.n_users }}"})
     return Automation(name="workshop-capstone-failover",
                       trigger=trigger or failed_run_of(c["primary"]).model_copy(update={"within": timedelta(seconds=within)}),
-                      actions=actions if actions is not None else [note(c["block_id"], "Primary failed: failing over"), run_backup])
+                      actions=actions if actions is not None else [note(c["block_id"], "The primary is down"), run_backup])
 
 
 def test_failover_right_and_wrong(capstone):
@@ -317,12 +434,13 @@ def test_failover_right_and_wrong(capstone):
     right(ex04.failover, failover(c), **c)
     right(ex04.failover, failover(c, within=90), **c)
     wrong(ex04.failover, failover(c, within=0), "lets a flapping source set it off again and again", **c)
-    wrong(ex04.failover, failover(c, within=600), "longer than this class can wait", **c)
+    wrong(ex04.failover, failover(c, within=600), "longer than the play can wait", **c)
     wrong(ex04.failover, failover(c, actions=[note(c["block_id"], "Primary failed")]), "one action should run the backup", **c)
     wrong(ex04.failover, failover(c, trigger=failed_run_of(c["backup"]).model_copy(update={"within": timedelta(seconds=30)})),
           "does not fire when the primary fails", **c)
     wrong(ex04.failover, failover(c, trigger=failed_run_of(c["primary"]).model_copy(update={"within": timedelta(seconds=30), "threshold": 2})),
           "threshold=1", **c)
+    wrong(ex04.failover, failover(c).model_copy(update={"name": "workshop-my-failover"}), "name it 'workshop-capstone-failover'", **c)
 
 
 def escalation(c, trigger) -> Automation:
@@ -331,34 +449,36 @@ def escalation(c, trigger) -> Automation:
 
 def test_escalation_right_and_wrong(capstone):
     c = capstone
-    primary_failed, backup_failed = failed_run_of(c["primary"]), failed_run_of(c["backup"])
-    right(ex04.escalation, escalation(c, SequenceTrigger(triggers=[primary_failed, backup_failed], within=timedelta(minutes=5))), **c)
-    right(ex04.escalation, escalation(c, CompoundTrigger(triggers=[backup_failed, primary_failed], require="all",
-                                                         within=timedelta(minutes=5))), **c)
-    wrong(ex04.escalation, escalation(c, backup_failed), "two must happen", **c)
-    wrong(ex04.escalation, escalation(c, SequenceTrigger(triggers=[backup_failed, primary_failed], within=timedelta(minutes=5))),
-          "put its trigger first", **c)
-    wrong(ex04.escalation, escalation(c, CompoundTrigger(triggers=[primary_failed, backup_failed], require="any",
-                                                         within=timedelta(minutes=5))), "require='all'", **c)
-    unscoped = EventTrigger(expect={FAILED}, posture=Posture.Reactive)
-    wrong(ex04.escalation, escalation(c, SequenceTrigger(triggers=[unscoped, backup_failed], within=timedelta(minutes=5))),
-          "a part fires on both failures", **c)
+    right(ex04.escalation, escalation(c, failed_run_of(c["backup"], creator="workshop-capstone-failover")), **c)
+    by_name = EventTrigger(expect={FAILED}, posture=Posture.Reactive, match_related=[
+        {"prefect.resource.role": "creator", "prefect.resource.name": "workshop-capstone-failover"},
+        {"prefect.resource.role": "deployment", "prefect.resource.name": "workshop-backup"}])
+    right(ex04.escalation, escalation(c, by_name), **c)
+    told = wrong(ex04.escalation, escalation(c, SequenceTrigger(triggers=[failed_run_of(c["primary"]), failed_run_of(c["backup"])],
+                                                                within=timedelta(minutes=5))), "does not follow one run", **c)
+    assert "SequenceTrigger" in told
+    wrong(ex04.escalation, escalation(c, failed_run_of(c["backup"])), "started by hand", **c)
+    any_automation = EventTrigger(expect={FAILED}, posture=Posture.Reactive, match_related=[
+        {"prefect.resource.role": "deployment", "prefect.resource.id": f"prefect.deployment.{c['backup'].id}"},
+        {"prefect.resource.role": "creator", "prefect.resource.id": "prefect.automation.*"}])
+    wrong(ex04.escalation, escalation(c, any_automation), "backup runs another automation started", **c)
+    wrong(ex04.escalation, Automation(name="workshop-capstone-escalation", trigger=failed_run_of(c["backup"], creator="workshop-capstone-failover"),
+                                      actions=[note(c["block_id"], "Both down")]), "put 'urgent' in the subject", **c)
 
 
 def test_recovered_right_and_wrong(capstone):
     c = capstone
-    backup_completed = failed_run_of(c["backup"], COMPLETED)
 
-    def recovered(trigger):
-        return Automation(name="workshop-capstone-recovered", trigger=trigger, actions=[note(c["block_id"], "Recovered: data is in")])
+    def recovered(trigger, subject="Recovered: data is in"):
+        return Automation(name="workshop-capstone-recovered", trigger=trigger, actions=[note(c["block_id"], subject)])
 
-    right(ex04.recovered, recovered(backup_completed), **c)
-    right(ex04.recovered, recovered(SequenceTrigger(triggers=[failed_run_of(c["primary"]), backup_completed], within=timedelta(minutes=5))), **c)
-    wrong(ex04.recovered, recovered(failed_run_of(c["primary"], COMPLETED)), "nothing in it fires when the backup completes", **c)
-    wrong(ex04.recovered, recovered(EventTrigger(expect={COMPLETED, FAILED}, match_related=by_id({"id": c["backup"].id}))),
-          "fires when the backup fails", **c)
-    wrong(ex04.recovered, Automation(name="workshop-capstone-recovered", trigger=backup_completed,
-                                     actions=[note(c["block_id"], "Backup done")]), "put 'recovered' in the subject", **c)
+    ours = failed_run_of(c["backup"], COMPLETED, creator="workshop-capstone-failover")
+    right(ex04.recovered, recovered(ours), **c)
+    wrong(ex04.recovered, recovered(failed_run_of(c["backup"], COMPLETED)), "started by hand", **c)
+    wrong(ex04.recovered, recovered(failed_run_of(c["primary"], COMPLETED)), "fires whenever the primary completes", **c)
+    wrong(ex04.recovered, recovered(EventTrigger(expect={COMPLETED, FAILED}, posture=Posture.Reactive, match_related=ours.match_related)),
+          "fires when the failover's backup fails", **c)
+    wrong(ex04.recovered, recovered(ours, subject="Backup done"), "put 'recovered' in the subject", **c)
 
 
 def test_a_firing_repeated_on_one_event_is_told_from_firings_on_several(course):
@@ -390,38 +510,85 @@ def test_a_firing_repeated_on_one_event_is_told_from_firings_on_several(course):
     assert repeated_firings(once, since=since) == 0
 
 
-def test_a_design_whose_parts_pass_but_whose_backup_cannot_work_fails_when_played(capstone):
+def test_a_design_whose_parts_pass_but_whose_backup_cannot_work_fails_when_played(capstone, in_notebooks):
     """Each part's check is about triggers; only playing scenario A shows that this failover sends the backup to the
     primary's broken source, by passing on the failed run's api_url."""
     c = capstone
-    broken = failover(c, actions=[note(c["block_id"], "Primary failed: failing over"),
+    broken = failover(c, actions=[note(c["block_id"], "The primary is down"),
                                   RunDeployment(source="selected", deployment_id=c["backup"].id,
                                                 parameters={"api_url": "{{ flow_run.parameters.api_url }}"})])
-    escalate = escalation(c, SequenceTrigger(triggers=[failed_run_of(c["primary"]), failed_run_of(c["backup"])], within=timedelta(minutes=5)))
-    recovered = Automation(name="workshop-capstone-recovered", trigger=failed_run_of(c["backup"], COMPLETED),
+    escalate = escalation(c, failed_run_of(c["backup"], creator="workshop-capstone-failover"))
+    recovered = Automation(name="workshop-capstone-recovered", trigger=failed_run_of(c["backup"], COMPLETED, creator="workshop-capstone-failover"),
                            actions=[note(c["block_id"], "Recovered: data is in")])
-    wrong(ex04.design, [broken, escalate, recovered], "A: no message with 'recovered' in its subject arrived after the "
-          "backup's end (the backup run ended Failed)", **c)
+    wrong(ex04.design, [broken, escalate, recovered], "A: your failover should fire once and start one backup, which completes", **c)
 
 
 # One source for the notebooks and their solutions
 
 def test_every_exercise_is_in_exactly_one_notebook_and_every_notebook_exercise_has_a_solution():
     placed = [name for notebook in SHIPPED.values() for name in exercise_names(notebook)]
-    assert sorted(placed) == sorted(all_exercises())
+    assert sorted(placed) == sorted(name for name, e in all_exercises().items() if e.has_cell)
+    checked = [name for name, e in all_exercises().items() if not e.has_cell]  # the capstone's play: on the parts above
+    assert all(any(f"ex.{name}.check(" in cell.source for notebook in SHIPPED.values() for cell in notebook.cells)
+               for name in checked), checked
+
+
+def test_every_prediction_is_asked_once_and_revealed_after_its_demo():
+    from workshop.exercises.predictions import Prediction, prediction_name
+
+    predictions = all_exercises(Prediction)
+    asked = [prediction_name(c.source) for notebook in SHIPPED.values() for c in notebook.cells if c.cell_type == "code"]
+    assert sorted(name for name in asked if name) == sorted(predictions)
+    for name in predictions:
+        notebook = next(nb for nb in SHIPPED.values() if any(prediction_name(c.source) == name for c in nb.cells))
+        sources = [c.source for c in notebook.cells]
+        asked_at = next(i for i, s in enumerate(sources) if prediction_name(s) == name)
+        revealed_at = next(i for i, s in enumerate(sources) if f"ex.{name}.reveal(" in s)
+        assert asked_at < revealed_at, name
+    per_notebook = {number: sum(1 for c in SHIPPED[name].cells if c.cell_type == "code" and prediction_name(c.source))
+                    for number, name in ((n[:2], n) for n in SHIPPED)}
+    assert per_notebook["01"] >= 1 and all(per_notebook[n] >= 3 for n in ("02", "03", "04")), per_notebook
 
 
 @pytest.mark.parametrize("name", [name for name, notebook in SHIPPED.items() if exercise_names(notebook)])
 def test_the_solved_copy_differs_only_in_exercise_cells(name):
+    from workshop.exercises.predictions import Prediction, prediction_name
+
     shipped, answered = SHIPPED[name], solved(SHIPPED[name])
     assert len(shipped.cells) == len(answered.cells)
     for before, after in zip(shipped.cells, answered.cells, strict=True):
         name = exercise_name(before.source) if before.cell_type == "code" else None
+        guess = prediction_name(before.source) if before.cell_type == "code" else None
         if name:
             assert "____" in before.source and "____" not in after.source
             assert after.source == all_exercises()[name].solution_code
+        elif guess:
+            assert "____" in before.source and after.source == all_exercises(Prediction)[guess].answer_code
         else:
             assert before.source == after.source
+
+
+def test_learners_get_the_shipped_blanks_after_the_instructor_solved_the_working_copy(tmp_path, monkeypatch, settings):
+    """An instructor rehearses in the room's course folder, answers included: `handouts` and a new hub learner still
+    get every blank, and both say which notebooks differ."""
+    import subprocess
+
+    from workshop.instructor import handouts, hub
+
+    root = tmp_path / "course"
+    subprocess.run(["git", "clone", "-q", "--local", str(ROOT), str(root)], check=True, timeout=120)
+    rehearsed = root / "notebooks" / "01_data_cleaning.ipynb"
+    nbformat.write(solved(nbformat.read(rehearsed, as_version=4)), rehearsed)
+    assert handouts.working_copy_changes(root) == ["01_data_cleaning.ipynb"]
+    assert "01_data_cleaning.ipynb" in handouts.shipped_note(root)
+
+    monkeypatch.setattr(handouts, "COURSE_ROOT", root)
+    handouts.write_handouts(tmp_path / "handouts")
+    hubs_learner = hub.prepare_learner(settings.model_copy(update={"home": tmp_path / "room"}), "zed")
+    for folder in (tmp_path / "handouts" / "learner", hubs_learner):
+        learner = nbformat.read(folder / rehearsed.name, as_version=4)
+        blanks = [c.source for c in learner.cells if exercise_name(c.source)]
+        assert blanks and all("____" in source for source in blanks), f"{folder}: an answer where a blank belongs"
 
 
 def test_handouts_write_learner_and_solved_copies_that_can_run(tmp_path):
@@ -431,6 +598,50 @@ def test_handouts_write_learner_and_solved_copies_that_can_run(tmp_path):
         for needed in ("users_pipeline.py", "failover_deployments.py", "hooked_flow.py", "prefect.yaml",
                        "automations/deployment-health.yaml"):
             assert (tmp_path / kind / needed).exists(), f"{kind}/{needed} is missing"
+    # The lab's answer is files: in the solved handout, never in the learner's.
+    assert {p.name for p in (tmp_path / "solved" / "05_lab_solution").iterdir()} == {"flows.py", "alert.py", "stale_data_trigger.json"}
+    assert not (tmp_path / "learner" / "05_lab_solution").exists()
     learner = nbformat.read(tmp_path / "learner" / "01_data_cleaning.ipynb", as_version=4)
     assert exercise_names(learner) and all("____" in c.source for c in learner.cells if exercise_name(c.source))
 
+
+
+@pytest.mark.slow  # `python -m workshop record` imports every notebook's exercises: seconds of CPU
+def test_the_learners_record_keeps_every_notebooks_exercises_from_one_kernel_to_the_next(tmp_path, monkeypatch):
+    """A notebook's summary is its kernel's; `python -m workshop record` shows the whole course from the course
+    folder's record, after the kernel is gone: done, not yet, hints seen, predictions made."""
+    import subprocess
+
+    from workshop import settings as settings_module
+    from workshop.exercises import record
+
+    monkeypatch.setattr(settings_module, "_current", settings_module.Settings(home=tmp_path / "course"))
+    ex01.is_retryable_status.check(____)
+    with pytest.raises(CheckFailed):
+        ex01.is_retryable_status.check(lambda status_code: False)
+    ex01.is_retryable_status.hint()
+    ex01.is_retryable_status.hint()
+    ex01.is_retryable_status.check(lambda status_code: status_code == 429 or status_code >= 500)
+    ex01.naive_outage.reveal("HTTPError", "JSONDecodeError")
+    with pytest.raises(CheckFailed):
+        ex00.failed_event.check(lambda: None)
+    (tmp_path / "course" / record.RECORD_FILE).open("a").write('{"kind": "exercise", "na')  # a kernel killed mid-line
+
+    shown = subprocess.run([sys.executable, "-m", "workshop", "record"], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "WORKSHOP_HOME": str(tmp_path / "course")})
+    assert shown.returncode == 0, shown.stderr
+    lines = {line.split()[-1] if "hint" not in line else line.split("(")[0].split()[-1]: line
+             for line in shown.stdout.splitlines() if line.startswith("  ")}
+    assert lines["is_retryable_status"].lstrip().startswith("✓ done") and "(2 hints seen)" in lines["is_retryable_status"]
+    assert lines["failed_event"].lstrip().startswith("✗ not yet right")
+    assert "made (the server said otherwise)" in lines["naive_outage"] and lines["retry_condition"].lstrip().startswith("○")
+    assert "1 of " in shown.stdout.splitlines()[-1] and "2 hints seen" in shown.stdout.splitlines()[-1]
+
+
+def test_handouts_of_a_path_hold_its_notebooks_only(tmp_path):
+    from workshop.instructor.paths import PATHS
+
+    written = write_handouts(tmp_path, path="2h")
+    assert {p.name[:2] for p in written["learner"]} == {p.name[:2] for p in written["solved"]} == set(PATHS["2h"])
+    assert (tmp_path / "learner" / "users_pipeline.py").exists()  # what 02 and 03 import, without notebook 01
+    assert not (tmp_path / "solved" / "05_lab_solution").exists()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,12 +25,21 @@ from workshop.supervisor import jupyterhub, postgres, process
 from workshop.supervisor.service import port_in_use
 from workshop.waiting import wait_for
 
-from .test_browser import CHROMIUM, FLAGS, ROOT, assert_checks_passed, keep_evidence, run_ended, start_run_all
-from .test_real_use import cli, ports_free, private_course
+from .course_folders import ROOT, cli, ports_free, private_course
+from .jupyterlab_pages import (
+    CHROMIUM,
+    FLAGS,
+    assert_checks_passed,
+    keep_evidence,
+    open_from_file_browser,
+    run_ended,
+    start_run_all,
+)
 
 ARTIFACTS = ROOT / "test-artifacts" / "hub"
 LEARNERS = ("ann", "bob")
 IDLE_MINUTES = 1  # a learner's server idle this long is stopped (a room's default is 30)
+PAGE = {"Accept": "text/html"}  # as a browser asks for a page (the Prefect UI answers its pages only to that)
 
 pytestmark = [
     pytest.mark.skipif(postgres.binaries() is None, reason=postgres.INSTALL_HINT),
@@ -49,16 +59,34 @@ class Hub:
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    """An instructor's course folder with `classroom hub` up, on private ports."""
+    """An instructor's course folder with `classroom hub` up, on private ports: added to a room that runs, as an
+    instructor who started with `classroom up` does. A run link given out before the hub keeps working after it."""
     env = private_course(tmp_path_factory.mktemp("hub-instructor"), WORKSHOP_HUB_IDLE_MINUTES=str(IDLE_MINUTES))
     home = Path(env["WORKSHOP_HOME"])
     try:
+        room = cli(env, "classroom", "up", timeout=300)
+        assert room.returncode == 0, room.stdout + room.stderr
+        # A learner joins from their laptop before the hub: the UI address `join` gives them, and a run link.
+        laptop = {key: value for key, value in private_course(tmp_path_factory.mktemp("eve")).items()
+                  if key not in ("WORKSHOP_PREFECT_PORT", "WORKSHOP_MOCK_PORT", "WORKSHOP_INBOX_PORT")}
+        line = re.search(r"python -m workshop (join http://workshop:\S+) --as YOUR_NAME(.*)", room.stdout)
+        joined = cli(laptop, *line.group(1).split(), *line.group(2).split(), "--as", "eve")
+        assert joined.returncode == 0, joined.stdout + joined.stderr
+        server = f"http://127.0.0.1:{env['WORKSHOP_PREFECT_PORT']}"
+        given = re.search(r"Prefect UI: (\S+)", joined.stdout).group(1)
+        link = f"{server}/runs/flow-run/{'0' * 8}-0000-0000-0000-{'0' * 12}"  # as an alert links a run, before the hub
+        assert given == server and requests.get(link, headers=PAGE, timeout=30).ok
         up = cli(env, "classroom", "hub", timeout=300)
         assert up.returncode == 0, up.stdout + up.stderr
+        assert "restarts with its UI under /prefect/" in up.stdout, up.stdout  # said before the room's server restarts
+        for old, new in ((given, f"{server}/prefect/"), (link, link.replace(server, f"{server}/prefect"))):
+            moved = requests.get(old, headers=PAGE, timeout=30)
+            assert moved.ok and moved.url == new and moved.history, (old, moved.url)
+        assert cli(laptop, "status").returncode == 0  # eve's course folder still works in the room
         url = re.search(r"Learners open (\S+)/ in a browser", up.stdout).group(1)
         password = re.search(r"the room's password: (\S+)", up.stdout).group(1)
         assert url == f"http://127.0.0.1:{env['WORKSHOP_HUB_PORT']}", up.stdout  # loopback unless the instructor names one
-        join = re.search(r"python -m workshop (join \S+) --as YOUR_NAME(.*)", up.stdout)
+        join = re.search(r"python -m workshop (join http://workshop:\S+) --as YOUR_NAME(.*)", up.stdout)
         yield Hub(env, url, password, (home / "hub-admin-password").read_text().strip(),
                   [*join.group(1).split(), *join.group(2).split()])
     finally:
@@ -122,8 +150,10 @@ def test_a_wrong_password_is_refused_and_a_learner_reaches_only_their_own_server
     assert bob.get(f"{hub.url}/hub/admin", timeout=30, allow_redirects=False).status_code == 403
 
     instructor, admitted = log_in(hub, "instructor", hub.admin_password)
-    assert admitted.status_code == 302
+    assert admitted.status_code == 302 and admitted.headers["Location"].endswith("/hub/admin")  # no JupyterLab to wait for
     assert instructor.get(f"{hub.url}/hub/admin", timeout=30).ok
+    refused = instructor.get(f"{hub.url}/hub/spawn", timeout=60)
+    assert "has no JupyterLab of its own" in refused.text and not (Path(hub.env["WORKSHOP_HOME"]) / "hub" / "learners" / "instructor").exists()
     users = instructor.get(f"{hub.url}/hub/api/users", timeout=30,
                            headers={"X-XSRFToken": instructor.cookies.get("_xsrf", "")}).json()
     assert {user["name"] for user in users} >= {"ann", "bob", "instructor"}
@@ -175,8 +205,19 @@ def log_in_in_browser(browser, hub: Hub, name: str):
     page.fill("#username_input", name)
     page.fill("#password_input", hub.password)
     page.click("#login_submit")
-    page.wait_for_url(f"**/user/{name}/lab/**", timeout=150_000)  # the first log-in starts their server
-    return page
+    # The log-in starts their server. One that the idle culler is stopping just then (this module's culler acts
+    # after a minute) is not started again by the pending page: ask again, as the learner's click on "start" does.
+    from playwright.sync_api import TimeoutError as PageTimeout
+
+    deadline = time.monotonic() + 240
+    while True:
+        try:
+            page.wait_for_url(f"**/user/{name}/lab/**", timeout=30_000)
+            return page
+        except PageTimeout:
+            if time.monotonic() > deadline:
+                raise
+            page.goto(f"{hub.url}/hub/spawn")  # a spawn under way is not started twice: this shows its progress
 
 
 def mebibytes(process: psutil.Process) -> int:
@@ -185,6 +226,40 @@ def mebibytes(process: psutil.Process) -> int:
         return round(process.memory_full_info().uss / 2**20)
     except psutil.Error:
         return 0
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed: `sudo apt-get install chromium`; .ci/run does.")
+def test_a_run_link_opened_before_logging_in_to_the_ui_asks_for_the_login_then_shows_the_run(hub):
+    """An alert's run link, clicked in a browser that has not logged in to the room's Prefect UI: its login box
+    (not "Page not found"), no Prefect Cloud advertisement, then the run. Through the hub, and at the address a
+    laptop learner was given before the hub was added."""
+    from playwright.sync_api import sync_playwright
+
+    server, auth = f"http://127.0.0.1:{hub.env['WORKSHOP_PREFECT_PORT']}", ("workshop", hub.password)
+    flow = requests.post(f"{server}/api/flows/", json={"name": "workshop-linked"}, auth=auth, timeout=30).json()
+    run = requests.post(f"{server}/api/flow_runs/", json={"flow_id": flow["id"], "name": "linked-run"}, auth=auth,
+                        timeout=30).json()
+    links = {"hub": f"{hub.url}/prefect/runs/flow-run/{run['id']}", "laptop": f"{server}/runs/flow-run/{run['id']}"}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            for where, link in links.items():
+                page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()  # never logged in
+                try:
+                    page.goto(link)
+                    box = page.locator("input[placeholder='admin:pass']")
+                    box.wait_for(timeout=60_000)
+                    page.get_by_text("Oops. Something went wrong.").first.wait_for(timeout=30_000)  # the UI's 401 toast
+                    assert page.get_by_text("Prefect Cloud").count() == 0, f"{where}: an advertisement in an offline room"
+                    box.fill(f"workshop:{hub.password}")
+                    box.press("Enter")
+                    page.get_by_text("linked-run").first.wait_for(timeout=60_000)
+                except Exception:
+                    keep_evidence(page, f"run-link-{where}", ARTIFACTS)
+                    raise
+                page.context.close()
+        finally:
+            browser.close()
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed: `sudo apt-get install chromium`; .ci/run does.")
@@ -198,13 +273,14 @@ def test_two_learners_run_notebook_02_in_the_hub_and_each_sees_only_their_own_al
         pages = {name: log_in_in_browser(browser, hub, name) for name in LEARNERS}
         try:
             for page in pages.values():  # as a learner does: open it from the file browser, then Run > Run All Cells
-                page.locator(".jp-DirListing-itemText", has_text=notebook).dblclick()
+                open_from_file_browser(page, notebook)
                 start_run_all(page, notebook)
             wait_for(lambda: all(run_ended(page, notebook) for page in pages.values()), timeout=600,
                      what=f"both learners' Run All of {notebook}", interval=2.0)
 
             for name, page in pages.items():
                 assert_checks_passed(page, "02")
+                assert page.get_by_text("official Jupyter news").count() == 0, f"{name}'s JupyterLab asked about news"
                 # The notebook's table of services sends the learner's browser through the hub's address.
                 shown = " ".join(page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output").all_text_contents())
                 assert f"{hub.url}/inbox/{name}/" in shown and f"{hub.url}/prefect" in shown, shown[:1000]

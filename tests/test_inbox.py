@@ -11,8 +11,11 @@ import requests
 
 from workshop.errors import ServiceError, WorkshopTimeout
 from workshop.notebook.inbox import Inbox
-from workshop.servers.httpd import MAX_BODY
-from workshop.servers.inbox import make_inbox_server
+from workshop.servers.http import LIMITS
+from workshop.servers.inbox import make_app
+from workshop.settings import Settings
+
+MAX_BODY = LIMITS.body_bytes
 
 
 @pytest.fixture
@@ -20,7 +23,7 @@ def inbox_at(serve_in_thread, free_port, tmp_path):
     database = tmp_path / "inbox.sqlite3"
 
     def start():
-        return Inbox(serve_in_thread(make_inbox_server(free_port, database)))
+        return Inbox(serve_in_thread(make_app(Settings(), database), free_port))
 
     return start
 
@@ -32,7 +35,7 @@ def test_json_and_form_bodies_are_kept_with_their_headers(inbox_at):
     requests.post(inbox.url(), data={"text": "Ünïcode ✓", "title": "form"}, timeout=5)
     first, second = inbox.messages()
     assert first.path == "/alerts" and first.subject == "Flow failed" and first.content == "run clever-fox"
-    assert first.headers["X-Trace"] == "abc" and first.headers["Authorization"] == "(hidden)"
+    assert first.headers["x-trace"] == "abc" and first.headers["authorization"] == "(hidden)"  # as HTTP/2 names them
     assert second.data == {"text": "Ünïcode ✓", "title": "form"} and second.subject == "Ünïcode ✓"
     assert inbox.messages(after=first.id) == [second]
 
@@ -102,9 +105,7 @@ def test_a_refusal_ends_its_connection_and_says_so(serve_in_thread, free_port, t
     import base64
     import http.client
 
-    from workshop.servers.httpd import MAX_BODY
-
-    host, port = serve_in_thread(make_inbox_server(free_port, tmp_path / "inbox.sqlite3", password="pw"))[7:].split(":")
+    host, port = serve_in_thread(make_app(Settings(room_password="pw"), tmp_path / "inbox.sqlite3"), free_port)[7:].split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=10)  # reuses its connection unless told not to
     signed_in = {"Authorization": "Basic " + base64.b64encode(b"workshop:pw").decode()}
     for refused, headers in (("/ann/", {}), ("/ann/alerts", {**signed_in, "Content-Length": str(MAX_BODY + 1)})):
@@ -163,19 +164,18 @@ def test_an_inbox_file_from_an_earlier_version_is_upgraded_in_place(serve_in_thr
                 "'{\"subject\": \"old\"}', '{\"subject\": \"old\"}')")
     old.commit()
     old.close()
-    inbox = Inbox(serve_in_thread(make_inbox_server(free_port, database)))
+    inbox = Inbox(serve_in_thread(make_app(Settings(), database), free_port))
     (message,) = inbox.messages()
     assert message.subject == "old" and message.headers == {}
 
 
 def test_messages_survive_a_restart(serve_in_thread, free_port, tmp_path):
     database = tmp_path / "inbox.sqlite3"
-    server = make_inbox_server(free_port, database)
-    inbox = Inbox(serve_in_thread(server))
-    requests.post(inbox.url(), json={"subject": "kept"}, timeout=5)
-    server.shutdown()
-    server.server_close()
-    restarted = Inbox(serve_in_thread(make_inbox_server(free_port, database)))
+    from workshop.testing.serving import Served
+
+    with Served(make_app(Settings(), database), free_port) as url:
+        requests.post(Inbox(url).url(), json={"subject": "kept"}, timeout=5)
+    restarted = Inbox(serve_in_thread(make_app(Settings(), database), free_port))
     assert [m.subject for m in restarted.messages()] == ["kept"]
 
 
@@ -204,3 +204,16 @@ def test_clear_empties_it(inbox_at):
 def test_a_dead_inbox_says_what_to_do(free_port):
     with pytest.raises(ServiceError, match="not answering.*python -m workshop up"):
         Inbox(f"http://127.0.0.1:{free_port}").messages()
+
+
+def test_a_room_learners_channel_is_their_own_part_of_the_inbox(serve_in_thread, free_port, tmp_path):
+    """In a room, Inbox().messages(channel="exercise") is the learner's /ann/exercise, not every message of theirs
+    (an exercise check read notebook 02's alert about the same run as its own message)."""
+    url = serve_in_thread(make_app(Settings(room_password="pw"), tmp_path / "inbox.sqlite3"), free_port)
+    ann = Inbox(f"{url}/ann")
+    ann.auth = ("workshop", "pw")
+    for channel in ("alerts", "exercise"):
+        requests.post(ann.url(channel), json={"subject": channel}, timeout=5)
+    requests.post(f"{url}/bob/exercise", json={"subject": "bob's"}, timeout=5)
+    assert [m.subject for m in ann.messages(channel="exercise")] == ["exercise"]
+    assert [m.subject for m in ann.messages()] == ["alerts", "exercise"]

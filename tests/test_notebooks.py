@@ -18,9 +18,7 @@ import pytest
 
 from workshop.supervisor import postgres
 
-from .notebooks import assert_checks_ran, run_notebook
-from .test_classroom import ROOM_NOTEBOOKS
-from .test_exercises import SHIPPED
+from .notebooks import ROOM_NOTEBOOKS, SHIPPED, assert_checks_ran, run_notebook
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))

@@ -8,12 +8,10 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
-from workshop.servers.httpd import make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks"))
 
@@ -45,7 +43,7 @@ OK = (200, {}, b'{"results": [{"name": "x"}], "info": {}}')
 def scripted(serve_in_thread, free_port, course):
     def serve(*script):
         handler = type("Script", (Scripted,), {"script": list(script), "seen": []})
-        return serve_in_thread(make_server(handler, "127.0.0.1", free_port)) + "/api/", handler.seen
+        return serve_in_thread(ThreadingHTTPServer(("127.0.0.1", free_port), handler)) + "/api/", handler.seen
 
     return serve
 

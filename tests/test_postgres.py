@@ -12,9 +12,12 @@ from workshop import settings as settings_module
 from workshop.errors import SettingsError
 from workshop.testing import postgres
 
-from .test_real_use import cli, ports_free, private_course
+from .course_folders import cli, ports_free, private_course
 
-needs_postgres = pytest.mark.skipif(postgres.binaries() is None, reason=postgres.INSTALL_HINT)
+
+def needs_postgres(test):
+    """A PostgreSQL of its own and a Prefect server on it: skipped without PostgreSQL, and the slow tier."""
+    return pytest.mark.slow(pytest.mark.skipif(postgres.binaries() is None, reason=postgres.INSTALL_HINT)(test))
 
 
 def test_a_database_url_that_is_not_postgresql_is_refused_without_showing_its_password(monkeypatch):
@@ -100,3 +103,14 @@ def test_learners_saving_their_first_blocks_at_once_on_a_new_server_all_succeed(
     saves = subprocess.run([sys.executable, "-c", FIRST_SAVES_AT_ONCE], env={**env, "PREFECT_API_URL": api},
                            capture_output=True, text=True, timeout=120)
     assert saves.stdout.split() == ["saved"] * 8, saves.stdout + saves.stderr[-2000:]
+
+
+def test_a_rooms_database_is_kept_where_a_reboot_leaves_it(tmp_path):
+    """As root (CI, containers) PostgreSQL may not enter the course folder; its data still outlives a reboot."""
+    import tempfile
+
+    from workshop.settings import Settings
+    from workshop.supervisor import postgres
+
+    folder = postgres.room_folder(Settings(home=tmp_path))
+    assert not folder.is_relative_to(tempfile.gettempdir()), folder

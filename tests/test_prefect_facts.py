@@ -200,3 +200,134 @@ def test_a_reactive_trigger_fires_once_per_window_and_the_next_window_follows_on
         assert len(firings()) == 3
     finally:
         automation.delete()
+
+
+def test_the_server_imports_integrations_before_it_looks_a_block_class_up():
+    """02, section 1: 'Before it looks a block class up, Prefect's server imports the integration packages installed
+    in its environment'."""
+    from prefect.blocks.core import Block
+
+    assert "load_prefect_collections()" in inspect.getsource(Block.get_block_class_from_key)
+
+
+def test_flows_have_an_on_running_hook_and_tasks_have_hooks_too():
+    """02, section 7: 'on_crashed, on_completion, on_cancellation and on_running likewise, and tasks have hooks too'."""
+    assert {"on_running", "on_crashed", "on_completion", "on_cancellation", "on_failure"} <= set(inspect.signature(flow).parameters)
+    assert {"on_completion", "on_failure"} <= set(inspect.signature(task).parameters)
+
+
+def test_ctrl_c_sends_sigint_and_the_run_still_ends_crashed(course, tmp_path):
+    """02, section 7: 'A Ctrl-C in a terminal sends SIGINT instead; the run ends the same way.'"""
+    script = tmp_path / "interrupted.py"
+    script.write_text("import time\nfrom prefect import flow, task\n@task\ndef busy():\n    time.sleep(120)\n"
+                      "@flow(name='workshop-fact-sigint')\ndef interrupted():\n    busy()\ninterrupted()\n")
+    began = datetime.now(UTC)
+    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        run = runs.wait_for_run_of("workshop-fact-sigint", created_after=began, busy=True)
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    assert runs.wait_for_flow_run(run.id, timeout=30).state.is_crashed()
+
+
+def test_a_template_that_does_not_parse_is_refused_and_an_unknown_name_renders_as_nothing(course):
+    """02, section 10: 'A template that does not parse is refused when you save the automation, with a 422; but a name
+    the context does not have renders as nothing'."""
+    from prefect.automations import Automation, EventTrigger, SendNotification
+    from prefect.events import emit_event
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    from workshop import Inbox
+
+    inbox = Inbox()
+    block_id = asyncio.run(inbox.asave_block("workshop-fact-inbox", channel="facts"))
+    with pytest.raises(PrefectHTTPStatusError, match="422"):
+        Automation(name="workshop-fact-unparsed", trigger=EventTrigger(expect={"workshop.fact.never"}, posture="Reactive"),
+                   actions=[SendNotification(block_document_id=block_id, body="{{ flow_run.name }")]).create()
+    marker = f"workshop.fact.template.{time.time_ns()}"
+    automation = Automation(name="workshop-fact-hole", trigger=EventTrigger(expect={marker}, posture="Reactive", threshold=1),
+                            actions=[SendNotification(block_document_id=block_id, subject=marker,
+                                                      body="[{{ flow_run.paramters }}]")]).create()
+    try:
+        time.sleep(2)  # the server's trigger service loads a new automation on its notification
+        emit_event(marker, resource={"prefect.resource.id": "workshop.fact"})
+        message, _ = inbox.wait_for(marker, timeout=30)
+        assert message.content == "[]"
+    finally:
+        automation.delete()
+
+
+def test_several_actions_run_independently_the_second_need_not_wait_for_the_first(course):
+    """03, section 7, and 04: 'the server publishes them in order, but runs each one independently, up to two at once:
+    the second can finish before the first, and a first action that fails does not stop the second'."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from prefect.automations import Automation, CallWebhook, EventTrigger, SendNotification
+    from prefect.blocks.webhook import Webhook
+    from prefect.events import emit_event
+
+    from workshop import Inbox
+    from workshop.testing.isolation import free_port
+
+    answered: list[float] = []
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            time.sleep(4)
+            self.send_response(200)
+            self.end_headers()
+            answered.append(time.time())
+
+        def log_message(self, *args):
+            pass
+
+    slow = ThreadingHTTPServer(("127.0.0.1", free_port()), Slow)
+    threading.Thread(target=slow.serve_forever, daemon=True).start()
+    inbox = Inbox()
+    marker = f"workshop.fact.actions.{time.time_ns()}"
+    hook_id = Webhook(method="POST", url=f"http://127.0.0.1:{slow.server_address[1]}/").save("workshop-fact-slow", overwrite=True)
+    block_id = asyncio.run(inbox.asave_block("workshop-fact-inbox", channel="facts"))
+    automation = Automation(name="workshop-fact-actions", trigger=EventTrigger(expect={marker}, posture="Reactive", threshold=1),
+                            actions=[CallWebhook(block_document_id=hook_id, payload="{}"),
+                                     SendNotification(block_document_id=block_id, subject=marker, body="second")]).create()
+    try:
+        time.sleep(2)
+        emit_event(marker, resource={"prefect.resource.id": "workshop.fact"})
+        message, _ = inbox.wait_for(marker, timeout=30)
+        wait_for(lambda: answered, timeout=30, what="the slow endpoint to answer")
+        assert message.received_at.timestamp() < answered[0] - 1, "the second action waited for the first"
+    finally:
+        automation.delete()
+        slow.shutdown()
+
+
+def test_automation_create_from_file_drops_an_unknown_field_silently(course, tmp_path):
+    """03, section 8: '--from-file drops unknown fields as silently as the API does'."""
+    import json
+
+    name = f"workshop-fact-file-{time.time_ns()}"
+    path = tmp_path / "typo.yaml"
+    path.write_text(f"name: {name}\nenabled: false\ntrigger:\n  type: event\n  posture: Reactive\n  expect: [prefect.flow-run.Failed]\n"
+                    "  matchrelated:\n    prefect.resource.role: deployment\n  threshold: 1\n  within: 0\n"
+                    "actions:\n  - type: do-nothing\n")
+    prefect = [sys.executable, "-m", "prefect"]
+    created = subprocess.run([*prefect, "automation", "create", "--from-file", str(path)], capture_output=True, text=True, timeout=120)
+    assert created.returncode == 0, created.stdout + created.stderr
+    shown = subprocess.run([*prefect, "automation", "inspect", name, "--json"], capture_output=True, text=True, timeout=120)
+    stored = json.loads(shown.stdout)
+    stored = stored[0] if isinstance(stored, list) else stored
+    subprocess.run([*prefect, "--no-prompt", "automation", "delete", name], capture_output=True, timeout=120)
+    assert "matchrelated" not in json.dumps(stored) and stored["trigger"]["match_related"] in ({}, [])
+
+
+def test_read_events_default_limit_is_more_than_the_server_gives(course):
+    """docs/upstream.md, and notebook 02's `limit=50`: the client's default of 100 is refused."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    with get_client(sync_client=True) as client, pytest.raises(PrefectHTTPStatusError, match="less than or equal to 50"):
+        client.read_events()

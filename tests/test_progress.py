@@ -12,8 +12,6 @@ import linecache
 import shutil
 import socket
 import types
-from datetime import UTC, datetime, timedelta
-from http.server import ThreadingHTTPServer
 
 import pytest
 import requests
@@ -22,42 +20,17 @@ from workshop import checkpoints
 from workshop import settings as settings_module
 from workshop.notebook import checks, progress
 from workshop.servers.board import Board
-from workshop.servers.httpd import JSONHandler
+from workshop.settings import Settings
 
-from .test_real_use import ROOT
-
-
-class FakeEvents(JSONHandler):
-    """Prefect's events endpoints, as far as the course uses them: POST /api/events, /api/events/filter, next pages."""
-
-    events: list[dict]
-    page_size = 2  # small, so that the board must follow next_page
-
-    def do_POST(self) -> None:  # noqa: N802
-        body = self.read_json()
-        if self.route == "/api/events":
-            self.events.extend(body)
-            return self.send_body(204, b"", "text/plain")
-        self._page(0)
-
-    def do_GET(self) -> None:  # noqa: N802
-        self._page(int(self.query["page"]))
-
-    def _page(self, start: int) -> None:
-        ordered = sorted(self.events, key=lambda event: event["occurred"])
-        more = start + self.page_size < len(ordered)
-        host, port = self.server.server_address[:2]
-        self.send_json(200, {"events": ordered[start:start + self.page_size], "total": len(ordered),
-                             "next_page": f"http://{host}:{port}/api/events/filter/next?page={start + self.page_size}"
-                             if more else None})
+from .course_folders import ROOT
+from .fake_events import FakeEvents, event
 
 
 @pytest.fixture
 def room_server(serve_in_thread, free_port, monkeypatch):
     """A learner `ann` in a room whose Prefect server is the stand-in; yields the events it received."""
     events: list[dict] = []
-    handler = type("Events", (FakeEvents,), {"events": events})
-    serve_in_thread(ThreadingHTTPServer(("127.0.0.1", free_port), handler))
+    serve_in_thread(FakeEvents(events), free_port)
     joined = settings_module.Settings(room="http://127.0.0.1", learner="ann", room_password="secret",
                                       prefect_port=free_port, mock_port=free_port + 1, inbox_port=free_port + 2,
                                       runner_port=free_port + 3, postgres_port=free_port + 4)
@@ -122,13 +95,6 @@ def test_a_room_server_that_does_not_answer_never_holds_a_check_up(room_server, 
     assert room_server == []
 
 
-def event(learner: str, checkpoint: str, outcome: str, minutes_ago: float, notebook: str = "02") -> dict:
-    when = datetime.now(UTC) - timedelta(minutes=minutes_ago)
-    return {"id": f"{learner}-{checkpoint}-{minutes_ago}", "occurred": when.isoformat(),
-            "event": checkpoints.EVENT_PREFIX + outcome,
-            "payload": {"learner": learner, "notebook": notebook, "checkpoint": checkpoint, "text": outcome}}
-
-
 def test_the_board_counts_each_learners_latest_outcome_per_checkpoint_of_the_notebooks(room_server):
     notebooks = checkpoints.in_notebooks(ROOT / "notebooks")
     first, second, third = notebooks["02"]["checkpoints"][:3]
@@ -152,6 +118,86 @@ def test_the_board_counts_each_learners_latest_outcome_per_checkpoint_of_the_not
     assert learners["ann"]["last"]["notebook"] == "03"
 
 
+def test_events_that_are_not_a_course_checks_are_counted_and_left_out_and_the_board_stays_up(room_server):
+    """Anyone can emit an event named workshop.check.*, with any payload (notebook 03 teaches custom events): one
+    with a learner that is a number took the board down for the whole room, on every read, across restarts."""
+    first = checkpoints.in_notebooks(ROOT / "notebooks")["02"]["checkpoints"][0]
+    room_server.append(event("ann", first, "passed", 3))
+    for number, odd in enumerate(({"learner": 7}, {"learner": ["ann"]}, {"checkpoint": {"x": 1}}, {"notebook": None})):
+        bad = event("bob", first, "passed", 2)
+        bad["id"] = f"odd-{number}"
+        bad["payload"] |= odd
+        room_server.append(bad)
+    room_server.append({**event("cy", first, "passed", 1), "event": checkpoints.EVENT_PREFIX + "exploded"})
+    room_server.append({**event("dee", first, "passed", 1), "payload": "not an object"})
+    board = Board(settings_module.current().local_prefect_api_url, ("workshop", "secret"), ROOT / "notebooks")
+    snapshot = board.snapshot()
+    json.dumps(snapshot, allow_nan=False)  # what the board's page reads
+    assert [learner["name"] for learner in snapshot["learners"]] == ["ann"]
+    assert snapshot["skipped"] == 6 and "6 events named workshop.check.* did not come from a course check" in snapshot["error"]
+
+
+def test_predictions_are_counted_apart_from_checks_and_never_make_a_learner_stuck(room_server):
+    from workshop.exercises import ex02
+
+    first = checkpoints.in_notebooks(ROOT / "notebooks")["02"]["checkpoints"][0]
+    room_server.append(event("ann", first, "passed", 5))
+    for prediction, outcome, minutes in (("forgets_state", "wrong", 4), ("storm_alerts", "right", 3), ("forgets_state", "right", 2)):
+        room_server.append({**event("ann", prediction, outcome, minutes), "event": checkpoints.PREDICTION_PREFIX + outcome})
+    board = Board(settings_module.current().local_prefect_api_url, ("workshop", "secret"), ROOT / "notebooks")
+    (ann,) = board.snapshot()["learners"]
+    assert ann["predictions"] == {"made": 2, "right": 2}  # the latest of each prediction counts
+    assert ann["last"]["outcome"] == "passed" and ann["notebooks"]["02"]["failed"] == 0
+
+    # What a kernel sends for a prediction, in a room.
+    ex02.forgets_state.reveal("Failed", "Completed")
+    progress.flush()
+    sent = [e for e in room_server if e["event"].startswith(checkpoints.PREDICTION_PREFIX) and e["payload"]["learner"] == "ann"
+            and e["payload"]["checkpoint"] == "forgets_state" and "it was 'Completed'" in e["payload"]["text"]]
+    assert sent and sent[-1]["event"] == checkpoints.PREDICTION_PREFIX + "wrong"
+
+
+def test_the_rooms_report_times_each_learner_per_notebook_with_their_hints_and_predictions(room_server, serve_in_thread,
+                                                                                           tmp_path):
+    """What an instructor takes away: per learner and notebook, first to last check, checks passed, hints asked for,
+    predictions made; per notebook the median and spread. Hints come from `.hint()` in a kernel of the room."""
+    import csv
+
+    from workshop.exercises import Exercise, ex02
+    from workshop.servers.board import timings_csv
+    from workshop.servers.inbox import make_app
+    from workshop.testing.isolation import free_port as another_port
+
+    first, second = checkpoints.in_notebooks(ROOT / "notebooks")["02"]["checkpoints"][:2]
+    room_server.extend([event("ann", first, "failed", 50), event("ann", first, "passed", 45), event("ann", second, "passed", 20),
+                        event("bob", first, "passed", 30), event("bob", second, "failed", 10),
+                        {**event("bob", "forgets_state", "right", 29), "event": checkpoints.PREDICTION_PREFIX + "right"},
+                        event("=cmd", first, "passed", 5), event("bob", first, "passed", 5, notebook="=HYPERLINK(0)")])
+    exercise = next(value for value in vars(ex02).values() if isinstance(value, Exercise))
+    namespace = {"ex": ex02}
+    exec(compile(f"ex.{exercise.name}.hint()\nex.{exercise.name}.hint()", "<cell-hints>", "exec"), namespace)
+    assert progress.flush(10)
+    asked = [e for e in room_server if e["event"] == checkpoints.HINT_EVENT]
+    assert [e["payload"]["checkpoint"] for e in asked] == [exercise.name] * 2 and asked[0]["payload"]["notebook"] == "02"
+
+    board = Board(settings_module.current().local_prefect_api_url, ("workshop", "secret"), ROOT / "notebooks")
+    timings = board.snapshot()["timings"]
+    rows = {row["learner"]: row for row in timings["learners"]}
+    assert rows.keys() == {"ann", "bob"}  # no row for a name or notebook that is not the course's
+    assert (rows["ann"]["minutes"], rows["ann"]["checks passed"], rows["ann"]["hints asked"]) == (30.0, 2, 2)
+    assert (rows["bob"]["minutes"], rows["bob"]["checks passed"], rows["bob"]["predictions made"]) == (20.0, 1, 1)
+    (unit,) = timings["notebooks"]
+    assert unit["notebook"] == "02" and unit["learners"] == 2 and unit["median minutes"] == 25.0
+    assert (unit["fastest"], unit["slowest"]) == (20.0, 30.0)
+
+    # The same as CSV, from the command's function and from the board's address.
+    written = list(csv.DictReader(timings_csv(timings).splitlines()))
+    assert [(row["learner"], row["minutes"], row["hints asked"]) for row in written] == [("ann", "30.0", "2"), ("bob", "20.0", "0")]
+    inbox = serve_in_thread(make_app(settings_module.Settings(), tmp_path / "inbox.sqlite3", board=board), another_port())
+    served = requests.get(f"{inbox}/_workshop/board.csv", timeout=10)
+    assert served.ok and served.headers["content-type"].startswith("text/csv") and "ann,02," in served.text
+
+
 def test_the_checkpoints_of_a_notebook_are_its_check_calls_in_order(tmp_path):
     cells = [{"cell_type": "markdown", "source": "check(not this)"},
              {"cell_type": "code", "source": ["x = 1\n", "check(x == 1, 'one', 'no')\n", "ex.first.check(answer)\n"]},
@@ -163,8 +209,8 @@ def test_the_checkpoints_of_a_notebook_are_its_check_calls_in_order(tmp_path):
 
 
 def test_a_laptops_inbox_has_no_board_and_says_where_it_is(serve_in_thread, free_port, tmp_path):
-    from workshop.servers.inbox import make_inbox_server
+    from workshop.servers.inbox import make_app
 
-    inbox = serve_in_thread(make_inbox_server(free_port, tmp_path / "inbox.sqlite3"))
+    inbox = serve_in_thread(make_app(Settings(), tmp_path / "inbox.sqlite3"), free_port)
     answer = requests.get(f"{inbox}/_workshop/board.json", timeout=10)
     assert answer.status_code == 404 and "classroom up" in answer.json()["error"]

@@ -122,10 +122,9 @@ def test_the_inbox_process_keeps_messages_across_a_restart(course, settings):
 def test_a_busy_prefect_server_is_asked_again_and_a_lesson_s_503_is_not(serve_in_thread, free_port):
     """Prefect answers 503 while SQLite is busy (seen on a fresh server in CI): the course's own calls to its REST API
     try again as Prefect's client does. The mock API's 503s are the lesson, so its client gets each one as it is."""
-    from http.server import BaseHTTPRequestHandler
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from workshop.client import local_session, prefect_session
-    from workshop.servers.httpd import make_server
 
     seen = []
 
@@ -141,7 +140,7 @@ def test_a_busy_prefect_server_is_asked_again_and_a_lesson_s_503_is_not(serve_in
         def log_message(self, *args):
             pass
 
-    url = serve_in_thread(make_server(BusyTwice, "127.0.0.1", free_port)) + "/api/block_documents/"
+    url = serve_in_thread(ThreadingHTTPServer(("127.0.0.1", free_port), BusyTwice)) + "/api/block_documents/"
     response = prefect_session().post(url, json={}, timeout=5)
     assert response.status_code == 201 and len(seen) == 3  # a POST too: a 503 means Prefect rolled it back
     seen.clear()
@@ -171,6 +170,7 @@ SECRETS = {
 }
 
 
+@pytest.mark.slow
 def test_no_secret_or_token_is_committed():
     skip = {".git", ".venv", ".workshop", "__pycache__", ".ipynb_checkpoints", "output"}
     files = [p for p in ROOT.rglob("*") if p.is_file() and not skip & set(p.relative_to(ROOT).parts)]

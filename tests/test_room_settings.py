@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from workshop import settings as settings_module
 from workshop.errors import SettingsError, WorkshopError
@@ -83,3 +84,27 @@ def test_a_hub_learners_server_is_in_the_room_under_their_name_and_shows_pages_t
     assert shown.prefect_ui_url == f"{instructor.hub_address}/prefect"
     assert shown.inbox_url == f"{instructor.hub_address}/inbox/ann/"
     assert ann.runner_port != instructor.runner_port  # learners share a machine: a deployment runner's port each
+
+
+def test_a_ui_page_asked_for_at_its_other_place_is_sent_on_and_the_api_never_is():
+    from workshop.servers.prefect_app import UIMoved
+
+    behind_hub, at_root = UIMoved(None, "/prefect"), UIMoved(None, "/")
+    assert behind_hub.moved("/runs/flow-run/1") == "/prefect/runs/flow-run/1" and behind_hub.moved("/") == "/prefect/"
+    assert behind_hub.moved("/prefect/runs/flow-run/1") is None and behind_hub.moved("/api/health") is None
+    assert at_root.moved("/prefect/runs/flow-run/1") == "/runs/flow-run/1" and at_root.moved("/prefect") == "/"
+    assert at_root.moved("/runs/flow-run/1") is None and at_root.moved("/api/flows/filter") is None
+
+
+def test_a_ui_page_sent_on_never_leaves_the_server(serve_in_thread):
+    """`/prefect//evil.example` must not become `Location: //evil.example` (another site, to a browser)."""
+    from starlette.responses import PlainTextResponse
+
+    from workshop.servers.prefect_app import UIMoved
+    from workshop.testing.isolation import free_port
+
+    server = serve_in_thread(UIMoved(PlainTextResponse("ok"), "/"), free_port())
+    for path in ("/prefect//evil.example/x", "/prefect/%5C%5Cevil.example", "/prefect/%2F%2Fevil.example"):
+        moved = requests.get(server + path, allow_redirects=False, timeout=10)
+        assert moved.status_code == 307 and moved.headers["location"].startswith("/")
+        assert not moved.headers["location"].startswith(("//", "/\\", "/%5C")), (path, moved.headers["location"])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psutil
@@ -15,7 +16,6 @@ import requests
 
 from workshop import settings as settings_module
 from workshop.errors import PortBusy, SettingsError
-from workshop.servers.httpd import make_server
 from workshop.supervisor import course as supervisor
 from workshop.supervisor import process
 from workshop.supervisor.prefect_server import local_spec
@@ -86,13 +86,39 @@ def test_cli_status_and_up(course):
     assert up.returncode == 0 and "nothing started" in up.stdout
 
 
-def test_status_from_a_terminal_with_other_ports_finds_the_course_where_it_runs(course, settings, free_port):
-    """A second terminal without the port variable still finds the course's inbox, and says how to match it."""
-    result = run_cli("status", WORKSHOP_INBOX_PORT=str(free_port))
+@pytest.mark.parametrize("title, field", [("notification inbox", "inbox_port"), ("mock randomuser API", "mock_port")])
+def test_status_from_a_terminal_with_other_ports_finds_the_course_where_it_runs(course, settings, free_port, title, field):
+    """A second terminal with another port set still finds the course's service, and says how to match it."""
+    variable = settings_module.variable(field)
+    result = run_cli("status", **{variable: str(free_port)})
     assert result.returncode == 0, result.stdout
-    line = next(line for line in result.stdout.splitlines() if "notification inbox" in line)
-    assert line.startswith("OK") and f":{settings.inbox_port}/" in line
-    assert f"export WORKSHOP_INBOX_PORT={settings.inbox_port}" in line
+    line = next(line for line in result.stdout.splitlines() if title in line)
+    assert line.startswith("OK") and f":{getattr(settings, field)}/" in line, line
+    assert f"export {variable}={getattr(settings, field)}" in line
+
+
+def test_a_new_terminal_without_the_port_variables_finds_the_services_up_started(own_home):
+    """`up` on other ports, then a terminal that sets none: the course folder remembers them until `down`."""
+    assert run_cli("up").returncode == 0
+    bare = {name: value for name, value in os.environ.items() if not re.fullmatch(r"WORKSHOP_\w+_PORT", name)}
+
+    def in_bare_terminal(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "workshop", *args], capture_output=True, text=True, timeout=180,
+                              cwd=ROOT, stdin=subprocess.DEVNULL, env=bare)
+
+    result = in_bare_terminal("status")
+    assert result.returncode == 0 and "export" not in result.stdout and "python -m workshop up" not in result.stdout, result.stdout
+    assert f":{own_home['WORKSHOP_MOCK_PORT']}/api/" in result.stdout and f":{own_home['WORKSHOP_INBOX_PORT']}/" in result.stdout
+    assert "Stopped the mock randomuser API" in in_bare_terminal("down").stdout
+    assert not (Path(own_home["WORKSHOP_HOME"]) / settings_module.PORTS_FILE).exists()  # the next `up` takes its own ports
+
+
+def test_status_advises_no_start_where_another_program_holds_a_port(own_home, serve_in_thread):
+    """`up` would refuse a port another program holds: status says so, and does not send the learner to `up`."""
+    serve_in_thread(ThreadingHTTPServer(("127.0.0.1", int(own_home["WORKSHOP_INBOX_PORT"])), NotFound))
+    result = run_cli("status")
+    assert result.returncode == 1 and "BUSY notification inbox" in result.stdout, result.stdout
+    assert "python -m workshop up` starts" not in result.stdout and "another port" in result.stdout
 
 
 def test_status_of_a_course_that_is_not_running_says_down(tmp_path, free_port):
@@ -126,7 +152,7 @@ def test_a_service_can_be_stopped_and_started_again(own_home):
 @pytest.mark.parametrize("make_spec, variable", [(local_spec, "WORKSHOP_PREFECT_PORT"), (supervisor.inbox_spec, "WORKSHOP_INBOX_PORT")])
 def test_a_port_held_by_another_program_is_explained(monkeypatch, serve_in_thread, free_port, tmp_path, make_spec, variable):
     monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path))
-    serve_in_thread(make_server(NotFound, "127.0.0.1", free_port))
+    serve_in_thread(ThreadingHTTPServer(("127.0.0.1", free_port), NotFound))
     monkeypatch.setenv(variable, str(free_port))
     settings = settings_module.load()
     spec = make_spec(settings)
@@ -213,6 +239,14 @@ def test_the_first_up_says_what_it_is_doing(own_home):
     assert "Starting the mock randomuser API on" in result.stdout and "ready after" in result.stdout
 
 
+def test_only_a_start_that_creates_the_database_says_so(tmp_path):
+    settings = settings_module.Settings(home=tmp_path)
+    assert "the first start creates its database" in local_spec(settings).start_note
+    settings.prefect_home.mkdir(parents=True)
+    (settings.prefect_home / "prefect.db").write_bytes(b"")  # what the first start left
+    assert local_spec(settings).start_note == ""
+
+
 def test_a_stale_record_never_points_at_an_unrelated_process(own_home):
     """After a reboot a pid in a record may belong to anything: the start time tells it is not ours."""
     settings = settings_module.load()
@@ -229,6 +263,20 @@ def test_a_stale_record_never_points_at_an_unrelated_process(own_home):
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_the_services_are_still_found_after_the_wall_clock_was_set(own_home, monkeypatch):
+    """NTP or a VM's clock sync sets the clock (seen here: 15-19 s in the middle of a CI run, and every service the
+    course had started was then taken for a stranger's). psutil derives start times from the boot time, which moves
+    with the clock; the start counted from the system's start does not."""
+    settings = settings_module.load()
+    first = supervisor.up(settings)
+    assert first.started
+    boot_time = psutil._psplatform.boot_time
+    monkeypatch.setattr(psutil._psplatform, "boot_time", lambda: boot_time() + 19.0)
+    assert process.live_record(settings.run_dir, "mock-api") is not None
+    assert supervisor.up(settings).started == []
+    assert all(row.ok for row in supervisor.status(settings) if row.title in ("mock randomuser API", "notification inbox"))
 
 
 def test_a_zombie_counts_as_stopped(own_home):
@@ -290,3 +338,18 @@ def test_importing_workshop_loads_no_server_code():
              "print(sorted(m for m in ('faker', 'workshop.servers.mock_api', 'workshop.servers.fake_users', 'prefect') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_lab_passes_jupyterlabs_own_options_on_and_theirs_win():
+    from workshop.instructor.cli import parser
+    from workshop.instructor.jupyterlab import START_URL, lab_command
+
+    assert "--no-browser" in run_cli("lab", "--help").stdout  # `lab --help` says what it takes
+    command = lab_command(Path("/course/notebooks"), ["--port", "8890", "--no-browser"])
+    assert command[-3:] == ["--port", "8890", "--no-browser"] and f"--LabApp.default_url={START_URL}" in command
+    assert "--ServerApp.ip=127.0.0.1" in command and "--ServerApp.root_dir=/course/notebooks" in command
+    theirs = lab_command(Path("/course/notebooks"), ["--ip", "0.0.0.0", "--ServerApp.root_dir=/mine"])
+    assert not any(part.startswith(("--ServerApp.ip=", "--ServerApp.root_dir=/course")) for part in theirs)
+    refused = run_cli("status", "--port", "8890")  # only `lab` passes options on
+    assert refused.returncode == 2 and "unrecognized arguments: --port 8890" in refused.stderr
+    assert parser().parse_known_args(["lab", "--port", "8890"])[1] == ["--port", "8890"]

@@ -20,8 +20,10 @@ What a notebook may use (each is documented where it is defined):
 | `check(condition, passed, failed)`, `CheckFailed` | a check that prints ✓ or stops with the reason |
 | `save_automation(automation)`, `automations_named(name)` | create-or-update an automation by name |
 | `serve_deployments(script)`, `stop_serving()` | run a `prefect.serve(...)` script in the background |
+| `start_worker(pool)`, `stop_worker()` | a process worker of a work pool in the background (`prefect worker start`) |
 | `runs` | flow runs: `flow_run_url`, `flow_run`, `task_runs`, `retries`, `artifacts`, `wait_for_flow_run`, ... |
 | `show_source(obj)` | a flow's, task's or function's code, highlighted |
+| `PrefectREST()` | Prefect's REST API: `call(method, path, json=...)`, with the key or password and the retries a client needs |
 | `PREFIX` | the prefix of everything the course creates on a Prefect server: `workshop-`, in a room `workshop-<learner>-` (also `Course.prefix`) |
 | `WorkshopError` | what the course raises when something needs doing; subclasses in `workshop.errors` |
 
@@ -58,7 +60,10 @@ _EXPORTS = {
     "automations_named": "notebook.automations",
     "serve_deployments": "notebook.deployments",
     "stop_serving": "notebook.deployments",
+    "start_worker": "notebook.deployments",
+    "stop_worker": "notebook.deployments",
     "show_source": "notebook.source",
+    "PrefectREST": "notebook.rest",
 }
 _MODULES = {"runs": "notebook.runs"}
 

@@ -9,6 +9,10 @@ learners report each check as a Prefect event on the room's server:
 | event | resource | payload |
 | --- | --- | --- |
 | `workshop.check.passed`, `.failed`, `.not-attempted` | `workshop.learner.<name>` | learner, notebook (`"02"`), checkpoint, text |
+| `workshop.prediction.right`, `.wrong`, `.none` | `workshop.learner.<name>` | learner, notebook, checkpoint (the prediction's name), text |
+| `workshop.hint.asked` | `workshop.learner.<name>` | learner, notebook, checkpoint (the exercise's name), text (which hint) |
+
+A prediction is not a check: a wrong one is answered and explained, never counted as a failure.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from pathlib import Path
 
 EVENT_PREFIX = "workshop.check."
 OUTCOMES = ("passed", "failed", "not-attempted")
+PREDICTION_PREFIX = "workshop.prediction."
+PREDICTED = ("right", "wrong", "none")
+HINT_EVENT = "workshop.hint.asked"
 CHECK_CALL = re.compile(r"^\s*(?:ex\.\w+\.)?check\(")
 NOTEBOOK = re.compile(r"^(\d\d)_(\w+)\.ipynb$")
 MAX_KEY = 160  # characters of a call's first line: enough to tell two checks apart

@@ -10,6 +10,7 @@ given the object (or asks `current()` for the one this process uses):
 | WORKSHOP_MOCK_PORT | 4280 | the mock randomuser API |
 | WORKSHOP_INBOX_PORT | 4281 | the notification inbox |
 | WORKSHOP_RUNNER_PORT | 4282 | health endpoint of the process serving the course's deployments |
+| WORKSHOP_WORKER_PORT | 4283 | health endpoint of the course's process worker (notebook 03's `prefect deploy`) |
 | WORKSHOP_POSTGRES_PORT | 4232 | the PostgreSQL a room's server uses (`classroom up`), on 127.0.0.1 |
 | WORKSHOP_API_URL | the mock | any randomuser-compatible API, e.g. https://randomuser.me/api/ |
 | WORKSHOP_MOCK_FIXTURE | none | a recorded randomuser answer the mock replays |
@@ -34,6 +35,10 @@ folder, the repository root, so a terminal at the root and a notebook kernel in
 `room.env` in WORKSHOP_HOME, which is read after the environment (the
 environment wins), so every terminal and kernel of this course folder is in
 the room until `leave` or `classroom down` removes the file.
+
+`up` writes the services' ports to `ports.env` there (read after the
+environment, before `room.env`), so a terminal opened later without the port
+variables finds the services that run; `down` removes it.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import re
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -57,6 +63,9 @@ HOST = "127.0.0.1"
 PREFIX = "workshop-"
 ROOM_USER = "workshop"  # the user name of a room's basic auth; the password is the room's
 ROOM_FILE = "room.env"
+# The ports `up` started the course's services on, read after the environment and before the room file, so a new
+# terminal without the WORKSHOP_*_PORT variables finds the services that run; `down` removes it.
+PORTS_FILE = "ports.env"
 # A learner's name is a path segment and a part of Prefect names: no separators, so that
 # "workshop-ann-*" never matches another learner's objects ("workshop-anna-..." does not).
 LEARNER_NAME = re.compile(r"[a-z][a-z0-9]{0,23}")
@@ -71,8 +80,9 @@ COURSE_ROOT: Path | None = (
 )
 
 Port = Annotated[int, Field(ge=1024, le=65535)]
-PORT_DEFAULTS = {"prefect_port": 4200, "mock_port": 4280, "inbox_port": 4281, "runner_port": 4282, "postgres_port": 4232,
-                 "hub_port": 4290}
+PORT_DEFAULTS = {"prefect_port": 4200, "mock_port": 4280, "inbox_port": 4281, "runner_port": 4282, "worker_port": 4283,
+                 "postgres_port": 4232, "hub_port": 4290}
+SERVICE_PORTS = ("prefect_port", "mock_port", "inbox_port", "runner_port", "worker_port")  # what `up` starts
 
 
 def course_path(path: Path) -> Path:
@@ -97,6 +107,7 @@ class Settings(BaseSettings):
     mock_port: Port = PORT_DEFAULTS["mock_port"]
     inbox_port: Port = PORT_DEFAULTS["inbox_port"]
     runner_port: Port = PORT_DEFAULTS["runner_port"]
+    worker_port: Port = PORT_DEFAULTS["worker_port"]
     postgres_port: Port = PORT_DEFAULTS["postgres_port"]
     hub_port: Annotated[int, Field(ge=1024, le=65533)] = PORT_DEFAULTS["hub_port"]  # and the next two
     api_url: str | None = None
@@ -246,6 +257,22 @@ class Settings(BaseSettings):
         return None
 
     @property
+    def served_hosts(self) -> set[str]:
+        """The host names the course's servers answer to: this machine's, the room's address, the hub's."""
+        names = {HOST, "localhost", self.host}
+        if self.hub_address:
+            names.add(urlsplit(self.hub_address).hostname or self.host)
+        return names
+
+    def served_origins(self, port: int) -> set[str]:
+        """The pages that may change things on the course's server at `port`: its own, and the room's hub's."""
+        origins = {f"http://{name}:{port}" for name in self.served_hosts}
+        if self.hub_address:
+            hub = urlsplit(self.hub_address)
+            origins.add(f"{hub.scheme}://{hub.netloc}")
+        return origins
+
+    @property
     def inbox_page_url(self) -> str:
         """The inbox page to keep open in a browser tab: in a hub, through the hub's address."""
         if self.in_room and self.hub_url:
@@ -272,6 +299,14 @@ class Settings(BaseSettings):
     def room_file(self) -> Path:
         return self.home / ROOM_FILE
 
+    @property
+    def ports_file(self) -> Path:
+        return self.home / PORTS_FILE
+
+    def port_lines(self) -> str:
+        """The services' ports as `ports.env` keeps them."""
+        return "".join(f"{variable(name)}={getattr(self, name)}\n" for name in SERVICE_PORTS)
+
 
 def variable(field: str) -> str:
     """The environment variable behind a settings field."""
@@ -280,11 +315,13 @@ def variable(field: str) -> str:
 
 
 def load() -> Settings:
-    """Read the settings from the environment, then the course folder's room file, or say what is wrong."""
+    """Read the settings from the environment, then the course folder's room file and ports file, or say what is
+    wrong."""
     try:
-        home = os.environ.get("WORKSHOP_HOME", "").strip()  # where the room file is: the environment alone says
-        room_file = (course_path(Path(home)) if home else _default_home()) / ROOM_FILE
-        return Settings(_env_file=room_file if room_file.is_file() else None)
+        home = os.environ.get("WORKSHOP_HOME", "").strip()  # where those files are: the environment alone says
+        folder = course_path(Path(home)) if home else _default_home()
+        files = tuple(path for path in (folder / PORTS_FILE, folder / ROOM_FILE) if path.is_file())  # the last wins
+        return Settings(_env_file=files or None)
     except ValidationError as invalid:
         raise SettingsError(explain(invalid)) from None
 

@@ -14,9 +14,15 @@ goes; the second checks it:
 carries on), stops with what is wrong when the answer is wrong, and ticks it
 when it is right. Code of the learner's that raises is reported as theirs,
 with what it was called with, never as a traceback through the course.
-`hint()` gives the hints one tier at a time; `solution()` shows the reference
-answer, which is also what `python -m workshop handouts` puts into the solved
-copy of the notebook: one source for both.
+`hint()` gives the hints one tier at a time, from the question that leads to the
+answer to the answer; `solution()` shows the reference answer and says why it
+is right and what the usual wrong answers miss. The answer is also what
+`python -m workshop handouts` puts into the solved copy of the notebook: one
+source for both.
+
+A **prediction** (`predictions.py`) asks the learner what a demo will do before
+it runs; its `reveal(...)` compares that with what the server did and explains
+the mechanism either way. A wrong prediction is answered, never failed.
 """
 
 from __future__ import annotations
@@ -28,8 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..notebook.checks import CheckFailed
-from ..notebook.progress import report
+from ..notebook.progress import report, report_hint
 from ..settings import current
+from . import record
 
 # What the exercises name things with: workshop-, in a classroom workshop-<learner>- (read once, at import).
 PREFIX = current().prefix
@@ -102,8 +109,10 @@ class Exercise:
     name: str
     task: str  # one line: what to do
     checker: Callable[..., None]  # raises AssertionError saying what is wrong
-    hints: list[str]
+    hints: list[str]  # from the question that leads to the answer, to the answer
     solution_code: str  # the whole learner cell, solved (marker line included)
+    why: str  # why the solution is right, and what the usual wrong answers miss (Markdown)
+    has_cell: bool = True  # False: checked on answers given above (the capstone's play), no cell of its own
     status: str = "not attempted"  # "not attempted", "correct" or "not yet right", after the last check
     _hints_given: int = field(default=0, repr=False)
 
@@ -116,14 +125,17 @@ class Exercise:
         except NotAttempted:
             self.status = "not attempted"
             report("not-attempted", self.task)
+            record.note("exercise", self.name, "not-attempted")
             print(NOT_ATTEMPTED.format(task=self.task))
             return
         except (AssertionError, LearnerCodeRaised) as wrong:
             self.status = "not yet right"
             report("failed", str(wrong))
+            record.note("exercise", self.name, "failed")
             raise CheckFailed(f"Not quite: {wrong}\n`.hint()` gives a hint, `.solution()` shows an answer.") from None
         self.status = "correct"
         report("passed", self.task)
+        record.note("exercise", self.name, "passed")
         print(f"✓ Correct: {self.task}")
 
     @property
@@ -134,23 +146,26 @@ class Exercise:
         """The next hint (or hint number `tier`), each more specific than the last."""
         index = (tier - 1) if tier else min(self._hints_given, len(self.hints) - 1)
         self._hints_given = max(self._hints_given, index + 1)
+        report_hint(self.name, f"hint {index + 1} of {len(self.hints)}")
+        record.note("hint", self.name, f"{index + 1}")
         print(f"Hint {index + 1} of {len(self.hints)}: {self.hints[index]}")
 
     def solution(self):
-        """The reference answer, as code."""
+        """The reference answer, as code, and why it is right."""
         from IPython.display import Markdown
 
-        return Markdown(f"```python\n{self.solution_code}\n```")
+        return Markdown(f"```python\n{self.solution_code}\n```\n\n{self.why}")
 
 
-def exercise(name: str, task: str, hints: list[str], solution: str):
-    """Decorator: turn a checker function into an Exercise (see the modules next to this one)."""
+def exercise(name: str, task: str, hints: list[str], solution: str, why: str, cell: bool = True):
+    """Decorator: turn a checker function into an Exercise (see the modules next to this one). `cell=False`: an
+    exercise with no learner cell of its own, checked on answers of the cells above it."""
 
     def make(checker: Callable[..., None]) -> Exercise:
         code = textwrap.dedent(solution).strip("\n")
-        if exercise_name(code) != name:
+        if cell and exercise_name(code) != name:
             raise ValueError(f"the solution of {name!r} must start with '# exercise: {name}'")
-        return Exercise(name, task, checker, hints, code)
+        return Exercise(name, task, checker, hints, code, textwrap.dedent(why).strip(), cell)
 
     return make
 
@@ -159,14 +174,23 @@ _MARKS = {"correct": "✓ done", "not attempted": "○ not attempted yet", "not 
 
 
 def summary(module: Any):
-    """Where this notebook's exercises stand, from their last checks in this kernel: show it to your instructor."""
+    """Where this notebook's exercises and predictions stand, from this kernel: show it to your instructor."""
     from IPython.display import Markdown
+
+    from .predictions import Prediction
 
     exercises = [value for value in vars(module).values() if isinstance(value, Exercise)]
     rows = "\n".join(f"| `{e.name}` | {e.task} | {_MARKS[e.status]} | {e._hints_given} |" for e in exercises)
     done = sum(e.passed for e in exercises)
-    return Markdown(f"**Your exercises: {done} of {len(exercises)} done**\n\n"
-                    f"| exercise | what | status | hints seen |\n| --- | --- | --- | --- |\n{rows}")
+    text = (f"**Your exercises: {done} of {len(exercises)} done**\n\n"
+            f"| exercise | what | status | hints seen |\n| --- | --- | --- | --- |\n{rows}")
+    predictions = [value for value in vars(module).values() if isinstance(value, Prediction)]
+    if predictions:
+        made = [p for p in predictions if p.outcome in ("right", "wrong")]
+        text += (f"\n\n**Your predictions: {len(made)} of {len(predictions)} made, "
+                 f"{sum(p.outcome == 'right' for p in made)} right** (a wrong one teaches as much)")
+    text += "\n\nThe whole course, every notebook's, kept from one day to the next: `python -m workshop record` in a terminal."
+    return Markdown(text)
 
 
 __all__ = [

@@ -4,6 +4,8 @@ and read back what arrived. Safe to call from a notebook cell, where an event lo
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import signal
 import subprocess
 import sys
@@ -75,16 +77,37 @@ def pause(automation_id) -> None:
 
 def run_in_thread(function: Callable[[], Any]) -> Any:
     """Run a flow on a thread: a sync flow called in a notebook's loop would otherwise share it."""
-    with ThreadPoolExecutor(1) as pool:
+    with ThreadPoolExecutor(1) as pool, quiet_console():
         return pool.submit(function).result()
+
+
+@contextlib.contextmanager
+def quiet_console():
+    """Keep Prefect's console lines (and the tracebacks of failures a check causes on purpose) out of the cell while
+    a check runs its flows, so its verdict is what the learner sees; the logs still reach the server and its UI."""
+    handlers = [handler for name in ("", *logging.root.manager.loggerDict) if name == "" or name.startswith("prefect")
+                for handler in getattr(logging.getLogger(name), "handlers", []) if "Console" in type(handler).__name__]
+    levels = [handler.level for handler in handlers]
+    for handler in handlers:
+        handler.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for handler, level in zip(handlers, levels, strict=True):
+            handler.setLevel(level)
 
 
 def completed_run():
     return runs.flow_run_id(run_in_thread(lambda: _flows.completes(return_state=True)))
 
 
-def failed_run():
-    return runs.flow_run_id(run_in_thread(lambda: _flows.fails(return_state=True)))
+def failed_run(**parameters):
+    return runs.flow_run_id(run_in_thread(lambda: _flows.fails(**parameters, return_state=True)))
+
+
+def flow_run(flow, **parameters):
+    """The id of a run of one of the exercise flows (`_flows`), run to its end here."""
+    return runs.flow_run_id(run_in_thread(lambda: flow(**parameters, return_state=True)))
 
 
 def crashed_run(timeout: float = 90):
@@ -105,10 +128,28 @@ def crashed_run(timeout: float = 90):
     return run.id
 
 
-def message_about(run_id, *, after: int, timeout: float = 30) -> Message | None:
-    """The exercise channel's message that names `run_id`, once it arrived; None if none came in `timeout` s."""
+def message_about(run_id, *, after: int, timeout: float = 30, channel: str | None = CHANNEL) -> Message | None:
+    """The message (of the exercise channel, or of `channel`; None: any) that names `run_id`, once it arrived; None
+    if none came in `timeout` s."""
     box = inbox()
-    return within(lambda: next((m for m in box.messages(after, channel=CHANNEL) if str(run_id) in m.text), None), timeout=timeout)
+    return within(lambda: next((m for m in box.messages(after, channel=channel) if str(run_id) in m.text), None),
+                  timeout=timeout)
+
+
+def action_outcome(automation_id, *, since) -> dict | None:
+    """What an automation's own events say its actions did since `since`, once one has ended: `executed`, and the
+    `failed` reasons (prefect.automation.action.failed); None while none has ended."""
+    resource = f"prefect.automation.{automation_id}"
+    done = runs.events("prefect.automation.action.executed", since=since, resource_id=resource)
+    failed = runs.events("prefect.automation.action.failed", since=since, resource_id=resource)
+    if done or failed:
+        return {"executed": bool(done), "failed": [str(e.payload.get("reason", "")) for e in failed]}
+    return None
+
+
+def fired(automation_id, *, since) -> bool:
+    """Did the automation fire since `since` (its prefect.automation.triggered event)?"""
+    return bool(runs.events("prefect.automation.triggered", since=since, resource_id=f"prefect.automation.{automation_id}"))
 
 
 def wait(condition: Callable[[], T], *, timeout: float, what: str) -> T:
@@ -143,27 +184,59 @@ def resume(automation_id) -> None:
     in_thread(enable())
 
 
-def run_deployment(deployment_id, **parameters):
+def run_deployment(deployment_id, *, tags: list[str] | None = None, **parameters):
     """Start a run of the deployment (as the UI's Run button does) and return it at once."""
     from uuid import UUID
 
     from prefect.deployments import arun_deployment
 
-    return in_thread(arun_deployment(UUID(str(deployment_id)), parameters=parameters, timeout=0))
+    return in_thread(arun_deployment(UUID(str(deployment_id)), parameters=parameters, tags=tags, timeout=0))
+
+
+def cancel_unfinished(run_ids) -> None:
+    """Cancel the runs a check started that have not ended (a check that gave up must not leave runs to run late)."""
+    async def cancel():
+        from prefect.client.orchestration import get_client
+        from prefect.states import Cancelled
+
+        async with get_client() as client:
+            for run_id in run_ids:
+                run = await client.read_flow_run(run_id)
+                if run.state and not run.state.is_final():
+                    await client.set_flow_run_state(run_id, Cancelled(message="Cancelled by the exercise check that started it."),
+                                                    force=True)
+
+    in_thread(cancel())
+
+
+def deployment_paused(deployment_id) -> bool:
+    async def read():
+        from prefect.client.orchestration import get_client
+
+        async with get_client() as client:
+            return (await client.read_deployment(deployment_id)).paused
+
+    return in_thread(read())
+
+
+def resume_deployment(deployment_id) -> None:
+    async def resume_it():
+        from prefect.client.orchestration import get_client
+
+        async with get_client() as client:
+            await client.resume_deployment(deployment_id)
+
+    in_thread(resume_it())
 
 
 def post_automation(payload: dict) -> dict:
     """POST the payload to /automations/ (after removing earlier attempts of that name); the server's answer, or why it refused."""
-    import requests
+    from ..notebook.rest import PrefectREST
 
-    current = settings.current()
-    session = requests.Session()
-    if current.prefect_api_key:
-        session.headers["Authorization"] = f"Bearer {current.prefect_api_key.get_secret_value()}"
-    session.auth = current.room_auth  # a classroom's server asks for the room's password
+    api = PrefectREST()
     for old in automations_named(str(payload.get("name"))):
-        session.delete(f"{current.prefect_api_url}/automations/{old.id}", timeout=30)
-    response = session.post(f"{current.prefect_api_url}/automations/", json=payload, timeout=30)
+        api.request("DELETE", f"/automations/{old.id}")
+    response = api.request("POST", "/automations/", json=payload)
     if response.status_code == 422:
         problems = [f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in response.json().get("exception_detail", [])]
         raise AssertionError(f"the server refused it (HTTP 422): {'; '.join(problems[:3])}")

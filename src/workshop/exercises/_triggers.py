@@ -47,8 +47,9 @@ def server_model(answer: Any, kind: str = "a trigger"):
 
 
 def event(name: str, *, flow: str = FLOW, deployment: str | None = None, deployment_id: UUID | str | None = None,
-          resource: dict | None = None, tags: tuple[str, ...] = ()):
-    """A sample event, shaped as Prefect emits it for a flow run (or for `resource`), with its related resources."""
+          resource: dict | None = None, tags: tuple[str, ...] = (), creator: str | None = None):
+    """A sample event, shaped as Prefect emits it for a flow run (or for `resource`), with its related resources; a
+    run an automation started (`creator`: its name) is related to it with the role `creator`."""
     from prefect.server.events.schemas.events import ReceivedEvent
 
     related = [{"prefect.resource.id": f"prefect.flow.{uuid4()}", "prefect.resource.role": "flow", "prefect.resource.name": flow}]
@@ -56,6 +57,9 @@ def event(name: str, *, flow: str = FLOW, deployment: str | None = None, deploym
         related.append({"prefect.resource.id": f"prefect.deployment.{deployment_id or uuid4()}",
                         "prefect.resource.role": "deployment", "prefect.resource.name": deployment})
     related += [{"prefect.resource.id": f"prefect.tag.{tag}", "prefect.resource.role": "tag"} for tag in tags]
+    if creator:
+        related.append({"prefect.resource.id": f"prefect.automation.{uuid4()}", "prefect.resource.role": "creator",
+                        "prefect.resource.name": creator})
     run_id = uuid4()
     if resource is None:
         resource = {"prefect.resource.id": f"prefect.flow-run.{run_id}", "prefect.resource.name": "brave-otter"}

@@ -1,4 +1,4 @@
-"""`python -m workshop up | status | down | reset | faults | serve | handouts | lab | classroom | join | leave`"""
+"""`python -m workshop up | status | down | reset | faults | serve | handouts | lab | record | check | classroom | join | leave`"""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from .. import settings as settings_module
@@ -14,11 +15,12 @@ from ..settings import PREFIX, Settings
 from ..supervisor import course
 from . import room
 from .hub import ADMIN, ADMIN_PASSWORD_FILE
+from .paths import PATHS
 
 
 def _print_status(rows: list[course.ServiceStatus]) -> None:
     for row in rows:
-        mark = "OK  " if row.ok else "DOWN" if row.state == "down" else "BUSY"
+        mark = "OK  " if row.ok else "BUSY" if row.state == "foreign" else "DOWN"
         owner = f" (pid {row.pid})" if row.pid else ""
         detail = f"  - {row.detail}" if row.detail else ""
         print(f"{mark} {row.title:<34} {row.url}{owner}{detail}")
@@ -39,9 +41,24 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps([row.to_dict() for row in rows], indent=2))
     else:
         _print_status(rows)
-        if not all(row.ok for row in rows):
-            print("\n`python -m workshop up` starts what is down.")
+        if advice := _status_advice(rows, settings):
+            print(f"\n{advice}")
     return 0 if all(row.ok for row in rows) else 1
+
+
+def _status_advice(rows: list[course.ServiceStatus], settings: Settings) -> str:
+    """What to do about the rows that are not OK; never a command that would start a second set of services."""
+    if all(row.ok for row in rows):
+        return ""
+    if settings.in_room:
+        return ("The room's services are the instructor's to start (`python -m workshop classroom status` on their "
+                "machine); `python -m workshop leave` takes this course folder back to its own.")
+    if any(row.state == "foreign" and row.pid is None for row in rows):
+        return ("BUSY: another program answers on that port, so `python -m workshop up` would not start the course's "
+                "there. Stop that program, or give the course another port (its WORKSHOP_..._PORT variable).")
+    if any(not row.ok and row.pid is None for row in rows):
+        return "`python -m workshop up` starts what is down."
+    return "Each of them runs but is not ready: its line says why."
 
 
 def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
@@ -113,48 +130,53 @@ def cmd_faults(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_handouts(args: argparse.Namespace, settings: Settings) -> int:
-    from .handouts import write_handouts
+    from .handouts import shipped_note, write_handouts
 
-    written = write_handouts(Path(args.destination))
+    written = write_handouts(Path(args.destination), path=args.path)
     for kind, paths in written.items():
         print(f"{kind:<8} {len(paths)} notebooks in {paths[0].parent if paths else args.destination}")
+    if note := shipped_note():
+        print(f"\n{note}")
     return 0
 
 
 def cmd_lab(args: argparse.Namespace, settings: Settings) -> int:
+    from . import jupyterlab
+
     if settings_module.COURSE_ROOT is None:
         raise WorkshopError("`lab` opens the course's notebooks: run it from an editable install of the repository.")
     started = course.up(settings, report=lambda line: print(line, flush=True))
     # JupyterLab's kernels inherit this: the same course, the same Prefect server, whatever their folder.
     env = settings_module.environment_for_child(settings, {"PREFECT_API_URL": started.prefect_api_url})
-    notebooks = settings_module.COURSE_ROOT / "notebooks"
-    first = sorted(notebooks.glob("00_*.ipynb"))
-    print(f"Prefect UI: {started.prefect_ui_url}\nInbox:      {started.inbox_url}\nOpening JupyterLab...", flush=True)
-    command = [sys.executable, "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={notebooks}"]
-    if first:
-        command.append(str(first[0]))
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        command.append("--allow-root")  # containers often run as root; JupyterLab refuses that otherwise
+    env["JUPYTER_CONFIG_PATH"] = jupyterlab.config_path(env)
+    print(f"Prefect UI: {started.prefect_ui_url}\nInbox:      {started.inbox_url}\nOpening JupyterLab "
+          f"(its address, at notebook 00, follows; Ctrl-C stops it)...", flush=True)
+    command = jupyterlab.lab_command(settings_module.COURSE_ROOT / "notebooks", args.jupyterlab_options)
     os.execvpe(sys.executable, command, env)
     return 0  # not reached
 
 
+def cmd_record(args: argparse.Namespace, settings: Settings) -> int:
+    from ..exercises import record
+
+    print(record.text(settings))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from ..exercises.ex05 import lab
+
+    steps = lab.steps(cleaned=args.cleaned, settings=settings)
+    return 0 if all(step.done for step in steps) else 1
+
+
+SERVERS = {"mock-api": "mock_api", "inbox": "inbox", "prefect": "prefect_app"}  # `serve NAME`: workshop.servers.<module>
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    password = settings.room_password.get_secret_value() if settings.hosts_room else None
-    if args.service == "mock-api":
-        from ..servers.mock_api import serve
+    import importlib
 
-        fixture = settings_module.course_path(Path(args.fixture)) if args.fixture else settings.mock_fixture
-        serve(args.port or settings.mock_port, fixture, args.host, password)
-    else:
-        from ..servers.board import Board
-        from ..servers.inbox import serve
-
-        # A room's inbox also serves its progress board, read from the room's Prefect server.
-        notebooks = settings_module.COURSE_ROOT / "notebooks" if settings_module.COURSE_ROOT else None
-        board = Board(settings.local_prefect_api_url, settings.room_auth, notebooks) if password else None
-        serve(args.port or settings.inbox_port, Path(args.database) if args.database else settings.inbox_db, args.host,
-              password, board)
+    importlib.import_module(f"workshop.servers.{SERVERS[args.service]}").main(args.options)
     return 0
 
 
@@ -172,13 +194,10 @@ def cmd_classroom(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.hosts_room:
         print("No room runs from this course folder: `python -m workshop classroom up` starts one.")
         return 1
+    if args.action == "report":
+        return _room_report(settings, Path(args.output or f"room-report-{datetime.now():%Y-%m-%d}.csv"))
     rows = course.status(settings)
     _print_status(rows)
-    from ..supervisor import postgres
-
-    if settings.database_url and postgres.running(postgres.room_folder(settings)):
-        title = "PostgreSQL (the room's database)"
-        print(f"OK   {title:<34} 127.0.0.1:{settings.postgres_port}")
     hub = settings.hub_address
     ui = f"{hub}/prefect" if hub else settings.local_prefect_api_url.removesuffix("/api")
     inbox = f"{hub}/inbox" if hub else settings.inbox_url
@@ -186,17 +205,62 @@ def cmd_classroom(args: argparse.Namespace, settings: Settings) -> int:
           f"Inbox:      {inbox}/  (every learner's messages)\n"
           f"Progress:   {inbox}/_workshop/board  (who is where: each learner's checks, live)")
     if hub:
+        from .handouts import shipped_note
+
+        if note := shipped_note():
+            print(f"\n{note}")
         print(f"\nLearners open {hub}/ in a browser and log in with a name of their own (lowercase letters and digits) "
               f"and the room's password: {settings.room_password.get_secret_value()}\nYou log in as {ADMIN} (the hub's "
               f"admin) with the password in {settings.home / ADMIN_PASSWORD_FILE}\n"
-              f"\nLearners with the course installed can join from their laptops instead:\n\n    {room.join_line(settings)}\n")
+              f"\nLearners with the course installed can join from their laptops instead.{_join_lines(settings)}")
         return 0 if all(row.ok for row in rows) else 1
-    print(f"\nLearners join with:\n\n    {room.join_line(settings)}\n")
+    print(f"\nLearners join with this line, which asks for the room's password:{_join_lines(settings)}")
     return 0 if all(row.ok for row in rows) else 1
 
 
+def _room_report(settings: Settings, output: Path) -> int:
+    """The room's timings (servers.board): per learner and notebook to `output` as CSV, per notebook printed."""
+    from ..servers.board import Board, timings_csv
+
+    notebooks = settings_module.COURSE_ROOT / "notebooks" if settings_module.COURSE_ROOT else None
+    board = Board(settings.local_prefect_api_url, settings.room_auth, notebooks).snapshot()
+    if board["error"] and not board["learners"]:
+        print(f"error: {board['error']}", file=sys.stderr)
+        return 1
+    output.write_text(timings_csv(board["timings"]), encoding="utf-8")
+    print(f"{len(board['timings']['learners'])} rows (a learner in a notebook each) written to {output}.")
+    for unit in board["timings"]["notebooks"]:
+        low, high = unit["quartiles"]
+        print(f"  notebook {unit['notebook']}: {unit['learners']} learners, median {unit['median minutes']:g} min from "
+              f"their first check to their last (half of them {low:g}-{high:g}; {unit['fastest']:g} to {unit['slowest']:g})")
+    return 0
+
+
+def _join_lines(settings: Settings) -> str:
+    return (f"\n\n    {room.join_line(settings)}\n\nThe room's password: {settings.room_password.get_secret_value()}\n"
+            f"Or in one line, with the password (which then stays in the learner's shell history):\n\n"
+            f"    {room.join_line(settings, with_password=True)}\n")
+
+
+def _room_password(args: argparse.Namespace, settings: Settings) -> str | None:
+    """The password `join` uses when the room's address has none: WORKSHOP_ROOM_PASSWORD, or asked for."""
+    from urllib.parse import urlsplit
+
+    if urlsplit(args.room.strip()).password:
+        return None
+    given = Settings().room_password  # the environment's, not a room file's (that may be an earlier room's)
+    if given:
+        return given.get_secret_value()
+    if not sys.stdin.isatty():
+        return None  # join says what is missing
+    import getpass
+
+    return getpass.getpass("The room's password (the instructor gives it): ").strip() or None
+
+
 def cmd_join(args: argparse.Namespace, settings: Settings) -> int:
-    joined = room.join(settings, args.room, args.name, mock_port=args.mock_port, inbox_port=args.inbox_port)
+    joined = room.join(settings, args.room, args.name, password=_room_password(args, settings),
+                       mock_port=args.mock_port, inbox_port=args.inbox_port)
     print(f"Joined the room at {joined.room} as {joined.learner}. From now on every notebook and terminal of this "
           f"course folder uses the room's Prefect server; what you create is named {joined.prefix}...\n"
           f"Prefect UI: {course.course_for(joined).prefect_ui_url}  (its login box: {settings_module.ROOM_USER}:"
@@ -233,25 +297,42 @@ def parser() -> argparse.ArgumentParser:
     faults.add_argument("--outage", dest="outage", action="store_true", default=None, help="take the site down")
     faults.add_argument("--no-outage", dest="outage", action="store_false", help="bring the site back")
     faults.set_defaults(run=cmd_faults)
-    serve = commands.add_parser("serve", help="run the mock API or the inbox in the foreground (up does it in the background)")
-    serve.add_argument("service", choices=["mock-api", "inbox"])
-    serve.add_argument("--port", type=int, help="default: the course's port for it")
-    serve.add_argument("--host", default=settings_module.HOST, help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--fixture", help="mock-api: a recorded randomuser answer to replay")
-    serve.add_argument("--database", help="inbox: the SQLite file to keep messages in")
+    serve = commands.add_parser("serve", help="run one of the course's servers in the foreground (up does it in the "
+                                              "background); `serve inbox --help` lists its options")
+    serve.add_argument("service", choices=list(SERVERS))
+    serve.add_argument("options", nargs=argparse.REMAINDER, help="the server's own options, e.g. --port 4281")
     serve.set_defaults(run=cmd_serve)
     handouts = commands.add_parser("handouts", help="write learner and solved copies of the notebooks (for instructors)")
     handouts.add_argument("destination", help="folder to write learner/ and solved/ into")
+    handouts.add_argument("--path", choices=list(PATHS), default="day",
+                          help="only the notebooks of one of INSTRUCTORS.md's paths: 2h (00, 02, 03), half-day "
+                               "(00 to 04), day (all, the default)")
     handouts.set_defaults(run=cmd_handouts)
-    commands.add_parser("lab", help="start the services and open the course in JupyterLab").set_defaults(run=cmd_lab)
+    lab = commands.add_parser(
+        "lab", help="start the services and open the course in JupyterLab (takes JupyterLab's own options)",
+        usage="python -m workshop lab [-h] [JUPYTERLAB OPTION ...]",
+        description="Start the course's services, then JupyterLab at notebook 00, on 127.0.0.1. Any other option "
+                    "is JupyterLab's own and is passed on to it, e.g. --port 8890 (another port), --no-browser (print "
+                    "the address only), --ip 0.0.0.0 (reachable from elsewhere: mind the token); `jupyter lab "
+                    "--help-all` lists them all.")
+    lab.set_defaults(run=cmd_lab, jupyterlab_options=[])
+    commands.add_parser("record", help="your exercises and predictions across the course: done, not yet, hints "
+                                       "seen (from this course folder's record)").set_defaults(run=cmd_record)
+    check = commands.add_parser("check", help="say which steps of the lab (notebook 05) the Prefect server shows done")
+    check.add_argument("notebook", choices=["05"], help="the lab: 05")
+    check.add_argument("--cleaned", action="store_true", help="check the last step only: nothing of the lab is left")
+    check.set_defaults(run=cmd_check)
     classroom = commands.add_parser("classroom", help="run one Prefect server (on PostgreSQL), mock API and inbox for a room")
-    classroom.add_argument("action", choices=["up", "hub", "status", "down"],
-                           help="hub: up, and JupyterHub serving the course to learners' browsers (no install for them)")
+    classroom.add_argument("action", choices=["up", "hub", "status", "report", "down"],
+                           help="hub: up, and JupyterHub serving the course to learners' browsers (no install for them); "
+                                "report: each learner's time per notebook, checks, hints and predictions, as CSV")
     classroom.add_argument("--host", help="up, hub: an address of this machine learners reach (default: 127.0.0.1, this machine only)")
     classroom.add_argument("--new-password", action="store_true", help="up, hub: a new room password (learners join again)")
+    classroom.add_argument("--output", help="report: the CSV file to write (default: room-report-DATE.csv here)")
     classroom.set_defaults(run=cmd_classroom)
     join = commands.add_parser("join", help="work in a room: use its Prefect server, mock API and inbox (the instructor gives the line)")
-    join.add_argument("room", help="the room's address, http://workshop:PASSWORD@HOST:PORT")
+    join.add_argument("room", help="the room's address, http://HOST:PORT (it asks for the password; or give it in "
+                                   "WORKSHOP_ROOM_PASSWORD, or in the address: http://workshop:PASSWORD@HOST:PORT)")
     join.add_argument("--as", dest="name", required=True, help="your name in the room: lowercase letters and digits")
     join.add_argument("--mock-port", type=int, help="the room's mock API port, if not 4280")
     join.add_argument("--inbox-port", type=int, help="the room's inbox port, if not 4281")
@@ -261,7 +342,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    top = parser()
+    args, others = top.parse_known_args(argv)
+    if others and args.command != "lab":  # JupyterLab's options pass through `lab`; elsewhere they are mistakes
+        top.error(f"unrecognized arguments: {' '.join(others)}")
+    args.jupyterlab_options = others
     try:
         return args.run(args, settings_module.load())
     except WorkshopError as exc:

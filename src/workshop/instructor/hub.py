@@ -25,8 +25,6 @@ JupyterHub reads `jupyterhub_config.py`, which calls `configure` here. The choic
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
 import shutil
 import sys
@@ -34,10 +32,12 @@ import tempfile
 from pathlib import Path
 
 from .. import settings as settings_module
+from ..contract import UI_BASE_IN_HUB
+from ..private import write_private
 from ..settings import LEARNER_NAME, RESERVED_NAMES, Settings
 from ..supervisor import course, jupyterhub
-from ..supervisor.prefect_server import UI_BASE_IN_HUB
 from ..supervisor.service import free_port
+from . import jupyterlab
 
 ADMIN = "instructor"
 ADMIN_PASSWORD_FILE = "hub-admin-password"
@@ -49,9 +49,7 @@ def admin_password(settings: Settings) -> str:
     if kept.is_file():
         return kept.read_text().strip()
     password = secrets.token_urlsafe(30)  # 40 characters
-    kept.parent.mkdir(parents=True, exist_ok=True)
-    kept.touch(mode=0o600)
-    kept.write_text(password + "\n")
+    write_private(kept, password + "\n")
     return password
 
 
@@ -77,11 +75,6 @@ def prepare_learner(settings: Settings, name: str) -> Path:
         with tempfile.TemporaryDirectory() as staging:
             write_handouts(Path(staging))
             shutil.copytree(Path(staging) / "learner", home, dirs_exist_ok=True)
-        # No "get Jupyter news?" prompt in each learner's JupyterLab: the room is offline, and it is one click fewer.
-        labconfig = home / ".jupyter" / "labconfig"
-        labconfig.mkdir(parents=True, exist_ok=True)
-        (labconfig / "page_config.json").write_text(json.dumps(
-            {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
         (home / ".workshop").mkdir()
     return home
 
@@ -104,22 +97,40 @@ def learner_environment(settings: Settings, name: str) -> dict[str, str]:
         "WORKSHOP_INBOX_PORT": str(settings.inbox_port),
         # Learners share this machine: each deployment runner (notebook 03) needs a port of its own.
         "WORKSHOP_RUNNER_PORT": str(free_port()),
+        "WORKSHOP_WORKER_PORT": str(free_port()),
         "WORKSHOP_HUB_URL": settings.hub_address,
         "PREFECT_UI_URL": settings.hub_address + UI_BASE_IN_HUB,
         "DO_NOT_TRACK": "1",
         "JUPYTERHUB_ACTIVITY_INTERVAL": str(activity_interval(settings)),
+        "JUPYTER_CONFIG_PATH": str(jupyterlab.CONFIG_FOLDER),  # JupyterHub passes learners no variable of its own
     }
+
+
+def _landing(handler) -> str:
+    """Where a log-in without a `next` page lands: the instructor on the admin page (JupyterHub's default, the
+    learner's own JupyterLab, for everyone else)."""
+    user = handler.current_user
+    return f"{handler.hub.base_url}admin" if user is not None and user.name == ADMIN else ""
 
 
 def _pre_spawn(spawner) -> None:
     settings = settings_module.load()
     name = spawner.user.name
+    if name == ADMIN:  # the course runs on the instructor's own machine; a learner's copy here would be 140 MB
+        from jupyterhub.spawner import SpawnException  # shown to the browser as it is, with no traceback logged
+
+        raise SpawnException("The instructor's account has no JupyterLab of its own: work in the course folder on "
+                             "this machine, or log in with a learner's name to see what learners see.",
+                             reason="instructor", status_code=403)
     prepare_learner(settings, name)
     spawner.environment.update(learner_environment(settings, name))
 
 
 def _post_stop(spawner) -> None:
-    course.stop_runner(learner_settings(settings_module.load(), spawner.user.name))
+    settings = settings_module.load()
+    if learner_home(settings, spawner.user.name).is_dir():  # not after a refused spawn (the instructor's)
+        course.stop_runner(learner_settings(settings, spawner.user.name))
+        course.stop_worker(learner_settings(settings, spawner.user.name))
 
 
 def stop_learners_runners(settings: Settings) -> None:
@@ -128,6 +139,7 @@ def stop_learners_runners(settings: Settings) -> None:
         for home in learners_folder(settings).iterdir():
             if (home / ".workshop").is_dir():
                 course.stop_runner(learner_settings(settings, home.name))
+                course.stop_worker(learner_settings(settings, home.name))
 
 
 def configure(c) -> None:
@@ -169,10 +181,9 @@ def configure(c) -> None:
     c.SimpleLocalProcessSpawner.home_dir_template = str(learners_folder(settings) / "{username}")
     c.Spawner.ip = "127.0.0.1"
     c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
-    c.Spawner.args = ["--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        c.Spawner.args.append("--allow-root")  # a room's machine may run everything as root, a container often does
-    c.Spawner.default_url = "/lab/tree/00_start_here.ipynb"
+    c.Spawner.args = list(jupyterlab.OPTIONS)
+    c.Spawner.default_url = jupyterlab.START_URL
+    c.JupyterHub.default_url = _landing
     c.Spawner.pre_spawn_hook = _pre_spawn
     c.Spawner.post_stop_hook = _post_stop
     c.Spawner.start_timeout = 120

@@ -1,7 +1,7 @@
 """Remove what the course created on the Prefect server, and nothing else.
 
 Everything the notebooks create is named with the course prefix (`workshop-`;
-in a room, `workshop-<learner>-`): automations, blocks and deployments. Reset
+in a room, `workshop-<learner>-`): automations, blocks, deployments and work pools. Reset
 deletes those and empties the inbox (a learner's: their own channels); flows,
 runs and anything else on a shared server stay.
 """
@@ -35,7 +35,7 @@ def reset(settings: Settings) -> dict[str, list[str]]:
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
     from prefect.client.schemas.sorting import AutomationSort, DeploymentSort
 
-    removed: dict[str, list[str]] = {"automations": [], "blocks": [], "deployments": []}
+    removed: dict[str, list[str]] = {"automations": [], "blocks": [], "deployments": [], "work pools": []}
     prefix = settings.prefix
     named = DeploymentFilter(name=DeploymentFilterName(like_=prefix))
     with get_client(sync_client=True) as client:
@@ -55,5 +55,9 @@ def reset(settings: Settings) -> dict[str, list[str]]:
         for deployment in deployments:
             client.delete_deployment(deployment.id)
             removed["deployments"].append(deployment.name)
+        for pool in client.read_work_pools(limit=PAGE):  # notebook 03's process pool
+            if pool.name.startswith(prefix):
+                client.delete_work_pool(pool.name)
+                removed["work pools"].append(pool.name)
     removed["inbox messages"] = [str(Inbox(settings.inbox_url).clear())]
     return removed

@@ -20,10 +20,11 @@ import requests
 from pydantic import ValidationError
 
 from .. import settings as settings_module
+from ..contract import UI_BASE_IN_HUB
 from ..errors import SettingsError, WorkshopError
+from ..private import write_private
 from ..settings import PORT_DEFAULTS, ROOM_USER, Settings, variable
 from ..supervisor import course, jupyterhub, postgres, process
-from ..supervisor.prefect_server import UI_BASE_IN_HUB
 from ..supervisor.service import Report, silent
 from .hub import stop_learners_runners
 
@@ -34,12 +35,10 @@ def write_room_file(settings: Settings, values: dict[str, str]) -> None:
             shown = "(hidden)" if name in ("WORKSHOP_ROOM_PASSWORD", "WORKSHOP_DATABASE_URL") else repr(value)
             raise WorkshopError(f"{name}={shown} holds a quote or a line break, which the room file cannot keep: "
                                 "choose a value without (for the password: `classroom up --new-password`).")
-    settings.home.mkdir(parents=True, exist_ok=True)
     lines = [f"# Written by `python -m workshop {'join' if 'WORKSHOP_ROOM' in values else 'classroom up'}`; "
              f"`python -m workshop {'leave' if 'WORKSHOP_ROOM' in values else 'classroom down'}` removes it."]
     lines += [f"{name}='{value}'" for name, value in values.items()]
-    settings.room_file.touch(mode=0o600)  # it holds the room's password
-    settings.room_file.write_text("\n".join(lines) + "\n")
+    write_private(settings.room_file, "\n".join(lines) + "\n")  # it holds the room's password
 
 
 def _room_password(settings: Settings, new: bool) -> str:
@@ -48,9 +47,7 @@ def _room_password(settings: Settings, new: bool) -> str:
     if kept.is_file() and not new:
         return kept.read_text().strip()
     password = secrets.token_urlsafe(9)
-    kept.parent.mkdir(parents=True, exist_ok=True)
-    kept.touch(mode=0o600)
-    kept.write_text(password + "\n")
+    write_private(kept, password + "\n")
     return password
 
 
@@ -86,6 +83,10 @@ def host(settings: Settings, *, address: str | None, new_password: bool, hub: bo
             raise WorkshopError(f"A room's Prefect server keeps its data in PostgreSQL. {postgres.INSTALL_HINT} "
                                 "Or give one: export WORKSHOP_DATABASE_URL=postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
         values["WORKSHOP_DATABASE_URL"] = postgres.ensure_room_database(settings, report)
+    if settings.hosts_room and settings.hub != hub and process.live_record(settings.run_dir, "prefect"):
+        report(f"The room's Prefect server restarts with its UI {'under /prefect/, for the hub' if hub else 'at / again'}: "
+               "learners' calls wait about 15 s (Prefect's clients try again), and a link to the UI's old address "
+               "is sent on to the new one.")
     write_room_file(settings, values)
     room = settings_module.reload()
     if hub:
@@ -104,30 +105,36 @@ def end(settings: Settings) -> tuple[list[course.Stopped], bool]:
     return stopped, database_stopped
 
 
-def join_line(settings: Settings) -> str:
-    """The one line a learner runs to join this room."""
-    password = settings.room_password.get_secret_value()
-    line = f"python -m workshop join http://{ROOM_USER}:{password}@{settings.host}:{settings.prefect_port} --as YOUR_NAME"
+def join_line(settings: Settings, *, with_password: bool = False) -> str:
+    """The one line a learner runs to join this room: it asks for the room's password, or (`with_password`) holds it,
+    which then shows in the learner's shell history and process list."""
+    who = f"{ROOM_USER}:{settings.room_password.get_secret_value()}@" if with_password else ""
+    line = f"python -m workshop join http://{who}{settings.host}:{settings.prefect_port} --as YOUR_NAME"
     for name in ("mock_port", "inbox_port"):
         if getattr(settings, name) != PORT_DEFAULTS[name]:
             line += f" --{name.replace('_', '-')} {getattr(settings, name)}"
     return line
 
 
-def join(settings: Settings, room_url: str, name: str, *, mock_port: int | None = None,
+def join(settings: Settings, room_url: str, name: str, *, password: str | None = None, mock_port: int | None = None,
          inbox_port: int | None = None) -> Settings:
-    """Check the room answers and takes the password, then make this course folder a learner of it."""
-    if settings.hosts_room:
+    """Check the room answers and takes the password (in `room_url`, or `password`), then make this course folder a
+    learner of it."""
+    if settings.hosts_room and settings.room_file.is_file():  # not WORKSHOP_ROOM_PASSWORD given to join alone
         raise WorkshopError("This course folder runs a room: a learner joins from their own folder "
                             "(`python -m workshop classroom down` ends the room here).")
     parts = urlsplit(room_url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or not parts.password or not parts.port:
-        raise WorkshopError(f"{room_url!r} is not a room's join address: copy the whole line the instructor gives, "
-                            f"e.g. python -m workshop join http://{ROOM_USER}:PASSWORD@10.0.0.5:4200 --as ann")
+    if parts.scheme not in ("http", "https") or not parts.hostname or not parts.port:
+        shown = room_url.replace(parts.password, "PASSWORD") if parts.password else room_url
+        raise WorkshopError(f"{shown!r} is not a room's join address: copy the whole line the instructor gives, "
+                            f"e.g. python -m workshop join http://10.0.0.5:4200 --as ann")
+    if not (parts.password or password):
+        raise WorkshopError("The room's password is missing: run `join` in a terminal, which asks for it, or give it "
+                            "in the variable WORKSHOP_ROOM_PASSWORD.")
     values = {
         "WORKSHOP_ROOM": f"{parts.scheme}://{parts.hostname}",
         "WORKSHOP_LEARNER": name,
-        "WORKSHOP_ROOM_PASSWORD": parts.password,
+        "WORKSHOP_ROOM_PASSWORD": parts.password or password,
         "WORKSHOP_PREFECT_PORT": str(parts.port),
     }
     for field, port in (("mock_port", mock_port), ("inbox_port", inbox_port)):
@@ -150,10 +157,11 @@ def _ui_behind_hub(room: Settings) -> str | None:
     """The room's Prefect UI if it is under /prefect/ (a room with a hub serves it there), else None: at the root."""
     server = room.local_prefect_api_url.removesuffix("/api")
     try:
-        answer = requests.get(f"{server}{UI_BASE_IN_HUB}/ui-settings", timeout=10)
+        # Not followed: a room without its hub sends /prefect/... on to its root (prefect_app.UIMoved).
+        answer = requests.get(f"{server}{UI_BASE_IN_HUB}/ui-settings", timeout=10, allow_redirects=False)
     except requests.RequestException:
         return None
-    return server + UI_BASE_IN_HUB if answer.ok else None
+    return server + UI_BASE_IN_HUB if answer.status_code == 200 else None
 
 
 def _as_fields(values: dict[str, str]) -> dict[str, str]:
@@ -166,5 +174,6 @@ def leave(settings: Settings) -> bool:
     if not settings.in_room:
         return False
     course.stop_runner(settings)
+    course.stop_worker(settings)
     settings.room_file.unlink(missing_ok=True)
     return True

@@ -36,3 +36,18 @@ def serve_deployments(script: str | Path, *, restart: bool = False) -> bool:
 def stop_serving() -> bool:
     """Stop the background process serving deployments, if there is one. True if one was stopped."""
     return course.stop_runner(settings.current())
+
+
+def start_worker(pool: str, folder: str | Path = ".") -> bool:
+    """Make sure a process worker of the work pool `pool` runs in the background, in `folder` (where the deployments'
+    code is), against this kernel's Prefect server, as `prefect worker start --pool POOL` in a terminal would. True if
+    started now. `stop_worker()` or `python -m workshop down` stops it."""
+    current = settings.current()
+    if not current.prefect_api_url:
+        raise WorkshopError("This kernel has no Prefect server yet: run `course = workshop.start()` first.")
+    return course.ensure_worker(current, pool, Path(folder).resolve(), current.prefect_api_url, report=print)
+
+
+def stop_worker() -> bool:
+    """Stop the background worker, if there is one. True if one was stopped."""
+    return course.stop_worker(settings.current())

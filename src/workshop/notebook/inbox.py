@@ -7,9 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from .. import settings
 from ..client import ServiceClient
+from ..contract import MESSAGES
 from ..errors import ServiceError
 from ..waiting import wait_for
 
@@ -78,14 +80,17 @@ class Inbox(ServiceClient):
         return await block.asave(name or f"{settings.current().prefix}inbox", overwrite=True)
 
     def messages(self, after: int = 0, channel: str | None = None, *, repeats: bool = True) -> list[Message]:
-        """The messages with an id above `after` (all by default), oldest first; one channel's if given.
+        """The messages with an id above `after` (all by default), oldest first; one channel's if given (`"alerts"`:
+        the channel `url("alerts")` sends to, in a room the learner's own).
 
         `repeats=False` keeps only the first of messages with the same channel, subject and text. A busy shared
         Prefect server can send one alert twice: Prefect 3.9.1 evaluates an event again when its evaluation
         failed (as it does when another automation changes meanwhile), and triggers that had fired fire again.
         """
-        params = {"after": after, **({"channel": "/" + channel.strip("/")} if channel else {})}
-        records = self._call("GET", "/_workshop/messages", params=params)
+        params: dict = {"after": after}
+        if channel:  # a channel of this inbox: in a room, of the learner's part of it (/ann/alerts for "alerts")
+            params["channel"] = f"{urlsplit(self.base_url).path.rstrip('/')}/{channel.strip('/')}"
+        records = self._call("GET", MESSAGES, params=params)
         if not isinstance(records, list):
             raise ServiceError(f"The inbox at {self.base_url} answered something that is not a message list.")
         found = [Message.from_json(record) for record in records]
@@ -105,7 +110,7 @@ class Inbox(ServiceClient):
 
     def clear(self) -> int:
         """Delete every message; returns how many went."""
-        return self._call("DELETE", "/_workshop/messages")["deleted"]
+        return self._call("DELETE", MESSAGES)["deleted"]
 
     def wait_for(
         self,

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 from .. import settings
 from ..client import ServiceClient
+from ..contract import FAULTS, HEALTH, MOCK_SITES, STATS
 from ..errors import WorkshopError
-from ..servers import MOCK_SITES
 from ..servers.faults import Faults
 
 
@@ -42,21 +42,21 @@ class MockAPI(ServiceClient):
 
     def nationalities(self) -> list[str]:
         """The `nat` codes the mock can serve: all of randomuser.me's, or those in a recording it replays."""
-        return self._call("GET", "/_workshop/health")["nationalities"]
+        return self._call("GET", HEALTH)["nationalities"]
 
     def set_faults(self, site: str = "primary", **faults) -> Faults:
         """Replace a site's faults, e.g. `set_faults(server_errors=0.3, latency=0.05)`."""
         self.url(site)
         checked = Faults.from_dict(faults)  # fail here, with the same message, before any request
-        self._call("PUT", f"/_workshop/faults/{site}", json=checked.to_dict())
+        self._call("PUT", f"{FAULTS}/{site}", json=checked.to_dict())
         return checked
 
     def clear_faults(self) -> None:
         """Both sites healthy again."""
-        self._call("DELETE", "/_workshop/faults")
+        self._call("DELETE", FAULTS)
 
     def faults(self) -> dict[str, Faults]:
-        return {site: Faults.from_dict(values) for site, values in self._call("GET", "/_workshop/faults").items()}
+        return {site: Faults.from_dict(values) for site, values in self._call("GET", FAULTS).items()}
 
     @contextlib.contextmanager
     def faulty(self, site: str = "primary", **faults) -> Iterator[Faults]:
@@ -70,7 +70,7 @@ class MockAPI(ServiceClient):
     def stats(self, site: str = "primary") -> Counter:
         """How many requests the site answered, and with which outcome."""
         self.url(site)
-        return Counter(self._call("GET", "/_workshop/stats")[site])
+        return Counter(self._call("GET", STATS)[site])
 
     def reset_stats(self) -> None:
-        self._call("DELETE", "/_workshop/stats")
+        self._call("DELETE", STATS)

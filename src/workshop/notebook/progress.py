@@ -1,6 +1,6 @@
 """The progress board, a kernel's side: in a room, each check tells the room's Prefect server how it went.
 
-`check()` and an exercise's `.check()` call `report(...)`. In a room it sends
+`check()` and an exercise's `.check()` call `report(...)`, its `.hint()` `report_hint(...)`. In a room it sends
 one Prefect event (`workshop.check.passed`, `.failed` or `.not-attempted`; see
 `workshop.checkpoints`) to the room's server with Prefect's REST API,
 `POST /api/events`, where the instructor's board reads it. On a laptop nothing
@@ -58,19 +58,32 @@ def _notebook(frame: FrameType | None, checkpoint: str) -> str:
     return owners[0] if len(owners) == 1 else "other"
 
 
-def report(outcome: str, text: str) -> None:
-    """Tell the room's server that the check being run came out as `outcome` (see checkpoints.OUTCOMES)."""
-    settings = current()
-    if not settings.in_room:
+def report(outcome: str, text: str, *, prediction: str | None = None, notebook: str | None = None,
+           checkpoint: str | None = None) -> None:
+    """Tell the room's server that the check being run came out as `outcome` (see checkpoints.OUTCOMES), or that the
+    learner's `prediction` (its name) was right, wrong or not made (checkpoints.PREDICTED). A check run outside a
+    notebook (the lab's, from a terminal) names its `notebook` and `checkpoint` itself."""
+    if not current().in_room:
         return
     frame = _notebook_frame()
     line = linecache.getline(frame.f_code.co_filename, frame.f_lineno) if frame else ""
-    checkpoint = checkpoints.key(line or text)
-    notebook = _notebook(frame, checkpoint)
+    checkpoint = prediction or checkpoints.key(checkpoint or line or text)
+    name = (checkpoints.PREDICTION_PREFIX if prediction else checkpoints.EVENT_PREFIX) + outcome
+    _post(name, notebook or _notebook(frame, checkpoint), checkpoint, text)
+
+
+def report_hint(exercise: str, text: str, *, notebook: str | None = None) -> None:
+    """Tell the room's server that the learner asked for a hint of `exercise` (`text` says which one)."""
+    if current().in_room:
+        _post(checkpoints.HINT_EVENT, notebook or _notebook(_notebook_frame(), exercise), exercise, text)
+
+
+def _post(name: str, notebook: str, checkpoint: str, text: str) -> None:
+    settings = current()
     event = {
         "id": str(uuid.uuid4()),
         "occurred": datetime.now(UTC).isoformat(),
-        "event": checkpoints.EVENT_PREFIX + outcome,
+        "event": name,
         "resource": {"prefect.resource.id": f"workshop.learner.{settings.learner}",
                      "prefect.resource.name": settings.learner},
         "related": [{"prefect.resource.id": f"workshop.notebook.{notebook}", "prefect.resource.role": "notebook"}],

@@ -95,7 +95,7 @@ def wait_for_deployment_run(deployment_id: UUID | str, *, created_after, timeout
 
 
 def wait_for_run_of(flow_name: str, *, created_after, states: tuple[str, ...] = ("RUNNING",), busy: bool = False,
-                    timeout: float = 60.0):
+                    timeout: float = 120.0):
     """Wait for the newest run of the flow called `flow_name`, created after `created_after`, to be in one of `states`.
 
     This is how a notebook finds a run that another process started (a script, a runner). `busy=True` waits
@@ -142,6 +142,14 @@ def events(name: str, *, since, resource_id: str | None = None, related_id: str 
     with get_client(sync_client=True) as client:
         page = client.read_events(filter=wanted, limit=limit)
     return sorted(page.events, key=lambda event: event.occurred)
+
+
+def wait_for_event(name: str, *, since, resource_id: str | None = None, timeout: float = 30.0):
+    """The first event called `name` (about `resource_id`) since `since`, once the server has stored it: it stores
+    events in batches, a moment after they happen."""
+    found = wait_for(lambda: events(name, since=since, resource_id=resource_id), timeout=timeout,
+                     what=f"the server to record {name}{' for ' + resource_id if resource_id else ''}", interval=0.3)
+    return found[0]
 
 
 def repeated_firings(automation_id: UUID | str, *, since) -> int:

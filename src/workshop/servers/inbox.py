@@ -2,8 +2,9 @@
 
 Prefect's notification blocks POST to `http://127.0.0.1:4281/<any path>`: the
 path is the message's *channel*. JSON and form bodies are kept as sent, with
-their request headers, in SQLite under the course folder, so a kernel restart,
-another notebook or a restart of the inbox sees the same messages.
+their request headers, in SQLite under the course folder (`servers.messages`),
+so a kernel restart, another notebook or a restart of the inbox sees the same
+messages. A message is acknowledged (200) once it is on disk.
 
 | request | what it does |
 | --- | --- |
@@ -14,266 +15,213 @@ another notebook or a restart of the inbox sees the same messages.
 | `DELETE /_workshop/messages[?channel=/c]` | empty the inbox (or one channel) |
 | `GET /_workshop/events?after=ID` | the same messages as server-sent events, live |
 | `GET /_workshop/health` | `{"service": "workshop-inbox"}` |
-| `GET /_workshop/board`, `/_workshop/board.json` | a room's progress board (`servers.board`), for its instructor |
+| `GET /_workshop/board`, `/_workshop/board.json`, `/_workshop/board.csv` | a room's progress board (`servers.board`), for its instructor; the CSV is its timings |
 
 In a room, a learner's channels are under `/<learner>/`, and the same requests
 under that path (`GET /ann/`, `GET /ann/_workshop/messages`, ...) see and clear
-only that learner's messages. Posting stays open (webhooks carry no password);
-reading and deleting take the room's password. A room's JupyterHub routes its
-`/inbox/` here, path and all: every request is also answered under `/inbox`.
+only that learner's messages. Posting stays open (webhooks carry no password),
+but not to pages of another origin (`http.Guard`); reading and deleting take
+the room's password. A room's JupyterHub routes its `/inbox/` here, path and
+all: every request is also answered under `/inbox`.
 
 Chat-style bodies (`{"text": "subject\\nbody"}`, as Prefect's Mattermost block
 sends to `/hooks/<token>`) and the course's own `{"subject", "body"}` both get
 a subject and a text, so the page and `Inbox()` show them alike.
+
+Run it with `python -m workshop.servers.inbox --port 4281`; the course starts it for you.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
-import threading
-import time
+import argparse
+import asyncio
+from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl
 
-from ..settings import HOST
-from . import INBOX_ID
-from .board import Board
-from .httpd import BodyTooLarge, JSONHandler, make_server, serve_until_stopped
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
 
-CONTROL = "/_workshop/"
-HUB_MOUNT = "/inbox"  # where a room's hub shows the inbox (its proxy keeps the path)
+from ..contract import BOARD, CONTROL, EVENTS, HEALTH, HUB_INBOX, INBOX_ID, MESSAGES
+from ..settings import HOST, Settings, load
+from .board import Board, timings_csv
+from .http import LIMITS, Guard, Limits, Refusal, Service, answer, dumps, learner_route, read_body, require_password, whole_number
+from .http import serve as serve_app
+from .messages import MessageStore, parse_body
+
 HIDDEN_HEADERS = {"authorization", "cookie", "proxy-authorization"}
 STREAM_KEEPALIVE = 15.0  # seconds between comments that keep an idle stream open
 STREAM_LIFETIME = 3600.0  # a browser reconnects by itself, resuming after the last id
-
-
-def summarise(data: Any, body: str) -> tuple[str, str]:
-    """The subject and text of a message, whichever format it arrived in."""
-    if isinstance(data, dict):
-        if "subject" in data or "body" in data:
-            return str(data.get("subject") or ""), str(data.get("body") or "")
-        for key in ("text", "message", "content"):  # chat webhooks: the first line is the title
-            if isinstance(data.get(key), str):
-                first, _, rest = data[key].replace("\r\n", "\n").partition("\n")
-                return first.strip().strip("*"), rest
-        return str(data.get("title") or ""), json.dumps(data, ensure_ascii=False, indent=1)
-    return "", body
-
-
-def parse_body(content_type: str, raw: bytes) -> Any:
-    """JSON bodies become objects, form bodies dicts; anything else stays text."""
-    text = raw.decode("utf-8", errors="replace")
-    kind = content_type.split(";")[0].strip().lower()
-    if kind == "application/json" or kind.endswith("+json"):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError:
-            return text
-    if kind == "application/x-www-form-urlencoded":
-        return dict(parse_qsl(text, keep_blank_values=True))
-    return text
-
-
-class MessageStore:
-    """Messages in SQLite; `wait_after` lets a stream sleep until something changes."""
-
-    COLUMNS = ("id", "received_at", "method", "path", "content_type", "body", "data", "headers")
-
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._changed = threading.Condition()
-        self.generation = 0  # goes up on every clear, so a stream knows to start over
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY AUTOINCREMENT, received_at REAL NOT NULL,"
-            " path TEXT NOT NULL, content_type TEXT NOT NULL, body TEXT NOT NULL, data TEXT)"
-        )
-        have = {row[1] for row in self._db.execute("PRAGMA table_info(messages)")}
-        for column, kind in (("method", "TEXT NOT NULL DEFAULT 'POST'"), ("headers", "TEXT NOT NULL DEFAULT '{}'")):
-            if column not in have:  # an inbox file from an earlier version of the course
-                self._db.execute(f"ALTER TABLE messages ADD COLUMN {column} {kind}")
-
-    def add(self, method: str, path: str, content_type: str, body: str, data: Any, headers: dict[str, str]) -> dict:
-        received = time.time()
-        with self._changed:
-            cursor = self._db.execute(
-                "INSERT INTO messages (received_at, method, path, content_type, body, data, headers)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (received, method, path, content_type, body, json.dumps(data, ensure_ascii=False), json.dumps(headers)),
-            )
-            self._changed.notify_all()
-        return {"id": cursor.lastrowid, "received_at": received}
-
-    def list(self, after: int = 0, channel: str | None = None, message_id: int | None = None) -> list[dict]:
-        query, args = f"SELECT {', '.join(self.COLUMNS)} FROM messages WHERE id > ?", [after]
-        if channel:
-            query += " AND (path = ? OR path LIKE ?)"
-            args += [channel, channel.rstrip("/") + "/%"]
-        if message_id is not None:
-            query += " AND id = ?"
-            args.append(message_id)
-        with self._changed:
-            rows = self._db.execute(query + " ORDER BY id", args).fetchall()
-        return [self._record(row) for row in rows]
-
-    def _record(self, row: tuple) -> dict:
-        record = dict(zip(self.COLUMNS, row, strict=True))
-        record["data"], record["headers"] = json.loads(record["data"]), json.loads(record["headers"])
-        record["subject"], record["text"] = summarise(record["data"], record["body"])
-        return record
-
-    def clear(self, channel: str | None = None) -> int:
-        with self._changed:
-            if channel:
-                deleted = self._db.execute(
-                    "DELETE FROM messages WHERE path = ? OR path LIKE ?", (channel, channel.rstrip("/") + "/%")
-                ).rowcount
-            else:
-                deleted = self._db.execute("DELETE FROM messages").rowcount
-            self.generation += 1
-            self._changed.notify_all()
-        return deleted
-
-    def wait_after(self, after: int, generation: int, timeout: float) -> None:
-        """Sleep until a message newer than `after` arrives, the inbox is cleared, or `timeout` passes."""
-        with self._changed:
-            self._changed.wait_for(
-                lambda: self.generation != generation
-                or self._db.execute("SELECT 1 FROM messages WHERE id > ? LIMIT 1", (after,)).fetchone(),
-                timeout=timeout,
-            )
 
 
 def page(name: str = "inbox_page.html") -> bytes:
     return resources.files(__package__).joinpath(name).read_bytes()
 
 
-class InboxHandler(JSONHandler):
-    server_version = "workshop-inbox/2"
-    store: MessageStore  # set on the subclass made by `make_inbox_server`
-    board: Board | None = None  # a room's; a laptop has none
+class Changes:
+    """Wakes the live streams when a message arrives or the inbox is emptied."""
 
-    @property
-    def mount(self) -> str:
-        """`/inbox` for a request through a room's hub, else ''."""
-        path = super().route
-        return HUB_MOUNT if path == HUB_MOUNT or path.startswith(HUB_MOUNT + "/") else ""
+    def __init__(self) -> None:
+        self.version = 0
+        self._changed: asyncio.Condition | None = None  # made in the server's event loop, on first use
 
-    @property
-    def route(self) -> str:
-        return super().route.removeprefix(self.mount) or "/"
+    def _condition(self) -> asyncio.Condition:
+        if self._changed is None:
+            self._changed = asyncio.Condition()
+        return self._changed
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
-        if self.route.startswith(CONTROL) or self.route == "/":
-            return self.send_json(405, {"error": "Send notifications to a channel path, such as /alerts."})
-        try:
-            raw = self.read_body()
-        except BodyTooLarge:
-            return
-        content_type = self.headers.get("Content-Type", "")
-        headers = {name: "(hidden)" if name.lower() in HIDDEN_HEADERS else value for name, value in self.headers.items()}
-        stored = self.store.add(self.command, self.route, content_type, raw.decode("utf-8", errors="replace"),
-                                parse_body(content_type, raw), headers)
-        self.send_json(200, {"ok": True, **stored})
+    async def changed(self) -> None:
+        async with self._condition():
+            self.version += 1
+            self._condition().notify_all()
 
-    do_PUT = do_POST  # noqa: N815 - a webhook block can be set to PUT or PATCH; keep those too
-    do_PATCH = do_POST  # noqa: N815
+    async def wait(self, seen: int, timeout: float) -> None:
+        """Until a change after version `seen`, or `timeout` seconds."""
+        async with self._condition():
+            try:
+                await asyncio.wait_for(self._condition().wait_for(lambda: self.version != seen), timeout)
+            except TimeoutError:
+                pass
 
-    def do_GET(self) -> None:  # noqa: N802
-        learner, route = self.learner_route()
-        if route == CONTROL + "health":
-            return self.send_json(200, {"service": INBOX_ID})
-        if not self.authorized():
-            return
+
+class Inbox(Service):
+    def __init__(self, store: MessageStore, *, password: str | None = None, board: Board | None = None,
+                 limits: Limits = LIMITS):
+        super().__init__(password=password, limits=limits)
+        self.store, self.board, self.changes = store, board, Changes()
+
+    @staticmethod
+    def where(request: Request) -> tuple[str, str, str, str]:
+        """The hub's mount (`/inbox` through a room's hub, else ''), the path under it (a message's channel), the
+        learner whose part of the inbox that is ('' for none), and the route inside their part."""
+        path = request.url.path
+        mount = HUB_INBOX if path == HUB_INBOX or path.startswith(HUB_INBOX + "/") else ""
+        inside = path.removeprefix(mount) or "/"
+        return (mount, inside, *learner_route(inside))
+
+    async def post(self, request: Request) -> Response:
+        _, channel, _, route = self.where(request)
+        if route.startswith(CONTROL) or channel == "/":
+            raise Refusal(405, "Send notifications to a channel path, such as /alerts.")
+        text = (await read_body(request, self.limits)).decode("utf-8", errors="replace")
+        content_type = request.headers.get("Content-Type", "")
+        headers = {name: "(hidden)" if name.lower() in HIDDEN_HEADERS else value for name, value in request.headers.items()}
+        stored = await run_in_threadpool(self.store.add, request.method, channel, content_type, text,
+                                         parse_body(content_type, text, self.limits), headers)
+        await self.changes.changed()
+        return answer(200, {"ok": True, **stored})
+
+    put = patch = post  # a webhook block can be set to PUT or PATCH; keep those too
+
+    async def get(self, request: Request) -> Response:
+        mount, inside, learner, route = self.where(request)
+        if route == HEALTH:
+            return answer(200, {"service": INBOX_ID})
+        require_password(request, self.password)
         if route in ("/", "/index.html"):
-            return self.send_body(200, page(), "text/html; charset=utf-8", {"Cache-Control": "no-store"})
-        if route == CONTROL + "events":
-            return self._stream()
-        if route in (CONTROL + "board", CONTROL + "board.json") and not learner:
-            return self._board(route)
-        if route == CONTROL + "messages" or route.startswith(CONTROL + "messages/"):
-            return self._messages(route)
+            return Response(page(), media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"})
+        if route == EVENTS:
+            return self._stream(request)
+        if route in (BOARD, BOARD + ".json", BOARD + ".csv") and not learner:
+            return await self._board(route)
+        if route == MESSAGES or route.startswith(MESSAGES + "/"):
+            return await self._messages(request, route)
         if not route.startswith(CONTROL):
             # A channel's address opened in a browser: show the page (the learner's), filtered to that channel.
-            home = f"{self.mount}/{learner}/" if learner else f"{self.mount}/"
-            return self.send_body(303, b"", "text/plain", {"Location": f"{home}?channel={self.route}"})
-        self.send_json(404, {"error": f"No {route}: the inbox page is at /, its messages at {CONTROL}messages."})
+            home = f"{mount}/{learner}/" if learner else f"{mount}/"
+            return Response(status_code=303, headers={"Location": f"{home}?channel={inside}"})
+        raise Refusal(404, f"No {route}: the inbox page is at /, its messages at {MESSAGES}.")
 
-    def _board(self, route: str) -> None:
+    async def delete(self, request: Request) -> Response:
+        require_password(request, self.password)
+        if self.where(request)[3] != MESSAGES:
+            raise Refusal(404, f"DELETE {MESSAGES} empties the inbox")
+        deleted = await run_in_threadpool(self.store.clear, self._channel(request))
+        await self.changes.changed()
+        return answer(200, {"deleted": deleted})
+
+    async def _board(self, route: str) -> Response:
         if self.board is None:
-            return self.send_json(404, {"error": "The progress board is a room's: `python -m workshop classroom up` "
-                                                 "serves it, with the room's inbox."})
+            raise Refusal(404, "The progress board is a room's: `python -m workshop classroom up` serves it, "
+                               "with the room's inbox.")
         if route.endswith(".json"):
-            return self.send_json(200, self.board.snapshot())
-        self.send_body(200, page("board_page.html"), "text/html; charset=utf-8", {"Cache-Control": "no-store"})
+            return answer(200, await run_in_threadpool(self.board.snapshot))
+        if route.endswith(".csv"):  # the room's timings, for a spreadsheet (`classroom report` writes the same)
+            board = await run_in_threadpool(self.board.snapshot)
+            return Response(timings_csv(board["timings"]), media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": 'attachment; filename="room-report.csv"', "Cache-Control": "no-store"})
+        return Response(page("board_page.html"), media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"})
 
-    def _channel(self) -> str | None:
+    def _channel(self, request: Request) -> str | None:
         """The channel the request asks about: within the learner's own part of the inbox, in a room."""
-        learner, _ = self.learner_route()
-        asked = self.query.get("channel")
+        learner = self.where(request)[2]
+        asked = request.query_params.get("channel")
         if not learner:
             return asked
         own = f"/{learner}"
         return asked if asked and (asked == own or asked.startswith(own + "/")) else own
 
-    def _messages(self, route: str) -> None:
-        try:
-            after = int(self.query.get("after") or 0)
-            one = int(route.rsplit("/", 1)[1]) if route.startswith(CONTROL + "messages/") else None
-        except ValueError:
-            return self.send_json(400, {"error": "after and message ids are whole numbers"})
-        found = self.store.list(after, self._channel(), one)
+    async def _messages(self, request: Request, route: str) -> Response:
+        after = whole_number(request.query_params.get("after"), "after")
+        one = None
+        if route.startswith(MESSAGES + "/"):
+            one = whole_number(route.rsplit("/", 1)[1], "A message id", low=1)
+        found = await run_in_threadpool(self.store.list, after, self._channel(request), one)
         if one is None:
-            return self.send_json(200, found)
+            return answer(200, found)
         if found:
-            return self.send_json(200, found[0])
-        self.send_json(404, {"error": f"No message {one} (the inbox may have been emptied)."})
+            return answer(200, found[0])
+        raise Refusal(404, f"No message {one} (the inbox may have been emptied).")
 
-    def _stream(self) -> None:
-        try:
-            after = int(self.headers.get("Last-Event-ID") or self.query.get("after") or 0)
-        except ValueError:
-            return self.send_json(400, {"error": "after is a message id (a whole number)"})
-        channel = self._channel()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("Connection", "close")  # the stream ends with its connection
-        self.end_headers()
-        ends = time.monotonic() + STREAM_LIFETIME
-        generation = self.store.generation
-        try:
-            while time.monotonic() < ends:
+    def _stream(self, request: Request) -> Response:
+        after = whole_number(request.headers.get("Last-Event-ID") or request.query_params.get("after"), "after")
+        channel = self._channel(request)
+
+        async def events() -> AsyncIterator[bytes]:
+            nonlocal after
+            ends = asyncio.get_running_loop().time() + STREAM_LIFETIME
+            generation = self.store.generation
+            while asyncio.get_running_loop().time() < ends:
+                seen = self.changes.version
                 if generation != self.store.generation:
                     generation, after = self.store.generation, 0
-                    self.wfile.write(b"event: cleared\ndata: {}\n\n")
-                for record in self.store.list(after, channel):
+                    yield b"event: cleared\ndata: {}\n\n"
+                for record in await run_in_threadpool(self.store.list, after, channel):
                     after = record["id"]
-                    self.wfile.write(f"id: {after}\nevent: message\ndata: {json.dumps(record, ensure_ascii=False)}\n\n".encode())
-                self.wfile.write(b": still here\n\n")
-                self.wfile.flush()
-                self.store.wait_after(after, generation, STREAM_KEEPALIVE)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the page was closed
+                    yield b"id: %d\nevent: message\ndata: %s\n\n" % (after, dumps(record))
+                yield b": still here\n\n"
+                await self.changes.wait(seen, STREAM_KEEPALIVE)
 
-    def do_DELETE(self) -> None:  # noqa: N802
-        if not self.authorized():
-            return
-        if self.learner_route()[1] != CONTROL + "messages":
-            return self.send_json(404, {"error": f"DELETE {CONTROL}messages empties the inbox"})
-        self.send_json(200, {"deleted": self.store.clear(self._channel())})
+        return StreamingResponse(events(), media_type="text/event-stream; charset=utf-8",
+                                 headers={"Cache-Control": "no-store"})
 
 
-def make_inbox_server(port: int, database: Path, host: str = HOST, password: str | None = None,
-                      board: Board | None = None):
-    handler = type("BoundInboxHandler", (InboxHandler,), {"store": MessageStore(database), "board": board})
-    return make_server(handler, host, port, password)
+def make_app(settings: Settings, database: Path, *, board: Board | None = None, limits: Limits = LIMITS):
+    """The inbox as an ASGI app, guarded for the host names and origins `settings` serve on its port."""
+    password = settings.room_password.get_secret_value() if settings.hosts_room else None
+    inbox = Inbox(MessageStore(database), password=password, board=board, limits=limits)
+    return Guard(inbox, hosts=settings.served_hosts, origins=settings.served_origins(settings.inbox_port))
 
 
-def serve(port: int, database: Path, host: str = HOST, password: str | None = None, board: Board | None = None) -> None:
-    server = make_inbox_server(port, database, host, password, board)
-    serve_until_stopped(server, f"notification inbox on http://{host}:{port}/ ({database})")
+def main(argv: list[str] | None = None) -> None:
+    options = argparse.ArgumentParser(prog="python -m workshop.servers.inbox", description=__doc__.split("\n")[0])
+    options.add_argument("--port", type=int, help="default: WORKSHOP_INBOX_PORT, 4281")
+    options.add_argument("--host", default=HOST, help="the address to listen on (default 127.0.0.1)")
+    options.add_argument("--database", type=Path, help="the SQLite file to keep messages in (default: in WORKSHOP_HOME)")
+    args = options.parse_args(argv)
+    settings = load()
+    if args.port:
+        settings = settings.model_copy(update={"inbox_port": args.port})
+    database = args.database or settings.inbox_db
+    board = None
+    if settings.hosts_room:  # a room's inbox also serves its progress board, read from the room's Prefect server
+        from ..settings import COURSE_ROOT
+
+        board = Board(settings.local_prefect_api_url, settings.room_auth, COURSE_ROOT / "notebooks" if COURSE_ROOT else None)
+    serve_app(make_app(settings, database, board=board), args.host, settings.inbox_port,
+              f"notification inbox on http://{args.host}:{settings.inbox_port}/ ({database})")
+
+
+if __name__ == "__main__":
+    main()

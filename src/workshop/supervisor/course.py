@@ -11,20 +11,24 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
+from ..client import local_session, prefect_session
+from ..contract import HEALTH, INBOX_ID, MOCK_API_ID, MOCK_SITES
 from ..errors import ServiceError, WorkshopError
-from ..servers import INBOX_ID, MOCK_API_ID, MOCK_SITES
 from ..settings import HOST, Settings
 from . import jupyterhub, prefect_server, process
-from .service import Health, Report, ServiceSpec, check, check_url, ensure, silent
+from .service import Health, Report, ServiceSpec, check, check_url, ensure, readiness, silent
 
 RUNNER = "deployments"
+WORKER = "worker"
 START_TIMEOUT = 180.0  # the longest a start may wait for another one (a first Prefect start is ~15 s)
 
 
@@ -54,7 +58,7 @@ def _room_options(settings: Settings) -> tuple[list[str], dict[str, str]]:
 
 def mock_spec(settings: Settings) -> ServiceSpec:
     options, secrets = _room_options(settings)
-    command = [sys.executable, "-m", "workshop", "serve", "mock-api", "--port", str(settings.mock_port), *options]
+    command = [sys.executable, "-m", "workshop.servers.mock_api", "--port", str(settings.mock_port), *options]
     if settings.mock_fixture:
         command += ["--fixture", str(settings.mock_fixture)]
     return ServiceSpec(
@@ -63,7 +67,7 @@ def mock_spec(settings: Settings) -> ServiceSpec:
         port=settings.mock_port,
         port_variable="WORKSHOP_MOCK_PORT",
         url=f"{settings.mock_url}/api/",
-        health_url=f"{settings.mock_url}/_workshop/health",
+        health_url=settings.mock_url + HEALTH,
         is_ours=_identifies_as(MOCK_API_ID),
         command=command,
         secret_env=secrets,
@@ -78,9 +82,9 @@ def inbox_spec(settings: Settings) -> ServiceSpec:
         port=settings.inbox_port,
         port_variable="WORKSHOP_INBOX_PORT",
         url=f"{settings.inbox_url}/",
-        health_url=f"{settings.inbox_url}/_workshop/health",
+        health_url=settings.inbox_url + HEALTH,
         is_ours=_identifies_as(INBOX_ID),
-        command=[sys.executable, "-m", "workshop", "serve", "inbox", "--port", str(settings.inbox_port),
+        command=[sys.executable, "-m", "workshop.servers.inbox", "--port", str(settings.inbox_port),
                  "--database", str(settings.inbox_db), *options],
         secret_env=secrets,
     )
@@ -108,6 +112,28 @@ def runner_spec(settings: Settings, script: Path, prefect_api_url: str) -> Servi
         },
         start_timeout=60.0,
         cwd=script.parent,
+    )
+
+
+def worker_spec(settings: Settings, pool: str, folder: Path, prefect_api_url: str) -> ServiceSpec:
+    """A process worker of `pool`, as `prefect worker start` runs one, in `folder` (where the deployments' code is)."""
+    return ServiceSpec(
+        name=WORKER,
+        title=f"process worker of {pool}",
+        port=settings.worker_port,
+        port_variable="WORKSHOP_WORKER_PORT",
+        url=f"http://{HOST}:{settings.worker_port}",
+        health_url=f"http://{HOST}:{settings.worker_port}/health",
+        is_ours=_runner_answers,
+        command=[sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process", "--with-healthcheck"],
+        own_env={
+            "PREFECT_API_URL": prefect_api_url,  # the notebook's server, not a temporary one of its own
+            "PREFECT_WORKER_QUERY_SECONDS": "1",  # look for runs every second (default 10 s), as the runner does
+            "PREFECT_WORKER_WEBSERVER_HOST": HOST,
+            "PREFECT_WORKER_WEBSERVER_PORT": str(settings.worker_port),
+        },
+        start_timeout=60.0,
+        cwd=folder,
     )
 
 
@@ -194,6 +220,7 @@ def up(settings: Settings, report: Report = silent) -> Course:
         for spec in local_specs(settings):
             if ensure(spec, settings, report):
                 started.append(spec.title)
+        settings.ports_file.write_text(settings.port_lines(), encoding="utf-8")
     return course_for(settings, started)
 
 
@@ -205,10 +232,21 @@ def ensure_runner(settings: Settings, script: Path, prefect_api_url: str, *, res
         return ensure(spec, settings, report)
 
 
-def stop_runner(settings: Settings) -> bool:
-    with process.exclusive(settings.run_dir, timeout=START_TIMEOUT, what="stopping the deployment runner"):
-        record = process.live_record(settings.run_dir, RUNNER)
+def stop_runner(settings: Settings, name: str = RUNNER) -> bool:
+    """Stop the deployment runner (or, `name=WORKER`, the worker) if it runs. True if one was stopped."""
+    with process.exclusive(settings.run_dir, timeout=START_TIMEOUT, what=f"stopping the {name}"):
+        record = process.live_record(settings.run_dir, name)
         return record is not None and process.stop(record, settings.run_dir)
+
+
+def ensure_worker(settings: Settings, pool: str, folder: Path, prefect_api_url: str, report: Report = silent) -> bool:
+    spec = worker_spec(settings, pool, folder, prefect_api_url)
+    with process.exclusive(settings.run_dir, timeout=START_TIMEOUT, what="starting the worker"):
+        return ensure(spec, settings, report)
+
+
+def stop_worker(settings: Settings) -> bool:
+    return stop_runner(settings, WORKER)
 
 
 def room_specs(settings: Settings) -> list[ServiceSpec]:
@@ -220,6 +258,8 @@ def require_room(settings: Settings) -> None:
     """The room's services answer, and take this learner's password; else say what to do."""
     for spec in room_specs(settings):
         health = check_remote(spec)
+        if health.state == "unready":
+            raise ServiceError(f"The room's {spec.title} at {spec.url} runs, but {health.detail}")
         if not health.ok:
             raise ServiceError(
                 f"The room's {spec.title} does not answer at {spec.url} ({health.detail}). Is the room up "
@@ -227,7 +267,8 @@ def require_room(settings: Settings) -> None:
                 "To work on this laptop alone again: `python -m workshop leave`."
             )
     try:
-        answer = requests.get(f"{settings.local_prefect_api_url}/admin/version", auth=settings.room_auth, timeout=10)
+        answer = prefect_session().get(f"{settings.local_prefect_api_url}/admin/version", auth=settings.room_auth,
+                                       timeout=10)
     except requests.RequestException as trouble:
         raise ServiceError(f"The room's Prefect server at {settings.local_prefect_api_url} stopped answering: {trouble}") from None
     if answer.status_code == 401:
@@ -236,12 +277,15 @@ def require_room(settings: Settings) -> None:
 
 
 def check_remote(spec: ServiceSpec) -> Health:
-    """A room service's health, from a learner's machine: answering as itself, or not."""
+    """A room service's health, from a learner's machine: answering as itself and ready, or not."""
+    session = local_session()  # one try: a status says what is, now
     try:
-        response = requests.get(spec.health_url, timeout=5)
+        response = session.get(spec.health_url, timeout=5)
     except requests.RequestException as trouble:
         return Health("down", f"no answer: {type(trouble).__name__}")
-    return Health("healthy") if spec.is_ours(response) else Health("foreign", f"HTTP {response.status_code}, not the course's")
+    if not spec.is_ours(response):
+        return Health("foreign", f"HTTP {response.status_code}, not the course's")
+    return readiness(spec, Health("healthy"), session)
 
 
 @dataclass(frozen=True)
@@ -249,7 +293,7 @@ class ServiceStatus:
     name: str
     title: str
     url: str
-    state: str  # healthy, down, foreign
+    state: str  # healthy, down, unready, foreign (as Health)
     detail: str
     pid: int | None  # set when this course started the process
 
@@ -276,23 +320,40 @@ def status(settings: Settings) -> list[ServiceStatus]:
     for spec in specs:
         record = process.live_record(settings.run_dir, spec.name)
         if record is not None and record.port != spec.port:
-            health = check_url(record.url.rstrip("/") + spec.health_url.removeprefix(spec.url.rstrip("/")),
-                               record.port, spec.is_ours)
+            where = urlsplit(spec.health_url)
+            health = check_url(where._replace(netloc=f"{where.hostname}:{record.port}").geturl(), record.port, spec.is_ours)
             note = (f"runs on port {record.port}, not {spec.port} as this terminal's settings say: "
                     f"`export {spec.port_variable}={record.port}` here too")
             rows.append(ServiceStatus(spec.name, spec.title, record.url, health.state,
                                       "; ".join(filter(None, [health.detail, note])), record.pid))
             continue
         health = check(spec)
-        if health.ok and record is None:
+        if health.state in ("healthy", "unready") and record is None:
             health = type(health)("foreign", f"answers as a {spec.title}, but this course folder did not start it")
         rows.append(ServiceStatus(spec.name, spec.title, spec.url, health.state, health.detail,
                                   record.pid if record else None))
-    runner = process.live_record(settings.run_dir, RUNNER)
-    if runner is not None:
-        health = check_url(f"{runner.url}/health", runner.port, _runner_answers)
-        rows.append(ServiceStatus(RUNNER, runner.title, runner.url, health.state, health.detail, runner.pid))
+    if settings.database_url and not settings.in_room and not settings.external_prefect_api_url:
+        rows.append(database_status(settings))
+    for name in (RUNNER, WORKER):
+        if (runner := process.live_record(settings.run_dir, name)) is not None:
+            health = check_url(f"{runner.url}/health", runner.port, _runner_answers)
+            rows.append(ServiceStatus(name, runner.title, runner.url, health.state, health.detail, runner.pid))
     return rows
+
+
+def database_status(settings: Settings) -> ServiceStatus:
+    """The PostgreSQL the course's Prefect server keeps its data in: does it take connections?"""
+    where = urlsplit(settings.database_url.get_secret_value())
+    address = f"{where.hostname}:{where.port or 5432}"
+    title = "PostgreSQL (the room's database)" if settings.hosts_room else "PostgreSQL (WORKSHOP_DATABASE_URL)"
+    try:
+        socket.create_connection((where.hostname, where.port or 5432), timeout=2).close()
+    except OSError as trouble:
+        hint = ("`python -m workshop classroom up` starts it again" if settings.hosts_room
+                else "start it: the Prefect server cannot work without it")
+        return ServiceStatus("database", title, address, "down", f"takes no connections ({trouble.strerror or trouble}): "
+                                                                  f"{hint}", None)
+    return ServiceStatus("database", title, address, "healthy", "", None)
 
 
 @dataclass(frozen=True)
@@ -304,7 +365,7 @@ class Stopped:
 
 def down(settings: Settings) -> list[Stopped]:
     """Stop every process this course folder started, whatever settings started it; carry on past trouble."""
-    names = ["hub", "prefect", "mock-api", "inbox", RUNNER]
+    names = ["hub", "prefect", "mock-api", "inbox", RUNNER, WORKER]
     with process.exclusive(settings.run_dir, timeout=START_TIMEOUT, what="stopping the course's services"):
         records = [record for name in names if (record := process.live_record(settings.run_dir, name))]
 
@@ -317,7 +378,10 @@ def down(settings: Settings) -> list[Stopped]:
 
         # In parallel: the Prefect server takes a few seconds to wind down, the others need not wait for it.
         with ThreadPoolExecutor(max_workers=len(records) or 1) as pool:
-            return list(pool.map(stop_one, records))
+            stopped = list(pool.map(stop_one, records))
+        if not any(result.error for result in stopped):
+            settings.ports_file.unlink(missing_ok=True)  # the next `up` takes this terminal's ports, or the defaults
+        return stopped
 
 
 __all__ = ["Course", "ServiceStatus", "Stopped", "down", "status", "up"]

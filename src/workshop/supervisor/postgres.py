@@ -66,7 +66,12 @@ def _run(program: str, *args: str, timeout: float = 120) -> subprocess.Completed
 def new_folder(prefix: str) -> Path:
     """An empty folder the unprivileged user may use. Not under the caller's private folders (as root, /root is
     closed to others): in the system's temporary folder."""
-    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    return _own_folder(Path(tempfile.mkdtemp(prefix=prefix)))
+
+
+def _own_folder(folder: Path) -> Path:
+    """`folder`, made if need be, handed to the user PostgreSQL runs as (as root, an unprivileged one)."""
+    folder.mkdir(mode=0o700, exist_ok=True)
     _, user = _unprivileged()
     if user is not None:
         os.chown(folder, user.pw_uid, user.pw_gid)
@@ -130,13 +135,16 @@ def query(database_url: str, sql: str) -> list[str]:
 
 # The room's cluster: one per course folder, kept between `classroom up`s.
 
+ROOT_ROOMS = Path("/var/lib/prefect-workshop")  # as root: kept across reboots, unlike the temporary folder
+
+
 def room_folder(settings: Settings) -> Path:
     """Where the room's cluster lives: the course folder, or (as root, whose folders PostgreSQL's user cannot
-    enter) a folder in the system's temporary folder named after the course folder."""
+    enter) a folder of /var/lib/prefect-workshop named after the course folder."""
     if os.geteuid() != 0:
         return settings.home / "postgres"
     tag = hashlib.sha256(str(settings.home).encode()).hexdigest()[:12]
-    return Path(tempfile.gettempdir()) / f"workshop-room-postgres-{tag}"
+    return ROOT_ROOMS / f"room-postgres-{tag}"
 
 
 def ensure_room_database(settings: Settings, report) -> str:
@@ -147,8 +155,8 @@ def ensure_room_database(settings: Settings, report) -> str:
         report(f"Creating the room's PostgreSQL in {folder} (once; about 5 s)…")
         if folder.exists():
             shutil.rmtree(folder)
-        made = new_folder(folder.name + "-")
-        made.rename(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        _own_folder(folder)
         create(folder)
         start(folder, "127.0.0.1", port)
         create_database(folder, port)

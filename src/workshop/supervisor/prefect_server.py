@@ -14,6 +14,7 @@ import sys
 import requests
 
 from ..client import prefect_session
+from ..contract import UI_BASE_IN_HUB
 from ..errors import ServiceError
 from ..settings import HOST, Settings
 from .service import Health, ServiceSpec
@@ -53,7 +54,7 @@ def create_encryption_key(settings: Settings) -> None:
     answer(http.delete(f"{api}/block_documents/{document['id']}", auth=auth, timeout=10))
 
 
-UI_BASE_IN_HUB = "/prefect"  # where a room with a hub serves the Prefect UI: the hub routes that path to it
+SQLITE_FILE = "prefect.db"  # Prefect's database in PREFECT_HOME when no other is set
 
 
 def _behind_hub(settings: Settings) -> dict[str, str]:
@@ -68,6 +69,13 @@ def _behind_hub(settings: Settings) -> dict[str, str]:
         # shared by every server of that installation, so the next server started for "/" would break this one's.
         "PREFECT_UI_STATIC_DIRECTORY": str(settings.prefect_home / "ui-under-prefect"),
     }
+
+
+def _first_start_note(settings: Settings) -> str:
+    """Said when a start makes the database's tables (about 15 s on a 2-core machine), and only then."""
+    if settings.database_url:  # whether a PostgreSQL database has them is the server's to find out
+        return "if its PostgreSQL database is new, this start makes its tables: about 15 s"
+    return "" if (settings.prefect_home / SQLITE_FILE).exists() else "the first start creates its database: about 15 s"
 
 
 def local_spec(settings: Settings) -> ServiceSpec:
@@ -85,7 +93,8 @@ def local_spec(settings: Settings) -> ServiceSpec:
         url=settings.local_prefect_api_url.removesuffix("/api"),
         health_url=f"{settings.local_prefect_api_url}/health",
         is_ours=_answers_health,
-        command=[sys.executable, "-m", "prefect", "server", "start", "--host", settings.host,
+        # Prefect's server app, as `prefect server start` serves it, with the course's guard (servers.prefect).
+        command=[sys.executable, "-m", "workshop.servers.prefect_app", "--host", settings.host,
                  "--port", str(settings.prefect_port)],
         own_env={
             "PREFECT_HOME": str(settings.prefect_home),
@@ -93,21 +102,31 @@ def local_spec(settings: Settings) -> ServiceSpec:
             # Offline laptops: no telemetry attempts, no error in the log about them.
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+            # The root opens the classic UI (V1), where every run link the course and Prefect's `ui_url` print leads,
+            # and which loads nothing from elsewhere (the V2 UI asks amplitude.com: docs/upstream.md); V2 is at /v2/.
+            "PREFECT_SERVER_UI_V2_ENABLED": "false",
+            # Pages of other origins may not read its answers (Prefect allows every origin by default).
+            "PREFECT_SERVER_API_CORS_ALLOWED_ORIGINS": ",".join(sorted(settings.served_origins(settings.prefect_port))),
             # A deployment nobody serves turns "not ready" after 15 s, checked every 5 s (60 s and 15 s by
             # default): notebook 03 shows it within a lesson. Everything else is Prefect's default.
             "PREFECT_SERVER_SERVICES_FOREMAN_LOOP_SECONDS": "5",
+            # Events are readable 1 s after they arrive, not 5 s: the event feed, the board and the checks see them sooner.
+            "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL": "1",
             "PREFECT_SERVER_SERVICES_FOREMAN_DEPLOYMENT_LAST_POLLED_TIMEOUT_SECONDS": "15",
             **_behind_hub(settings),
         },
         secret_env=secrets,
-        # A first start creates the database: about 15 s on a 2-core machine.
         start_timeout=120.0,
-        start_note=f"the first start creates its database{' in PostgreSQL' if settings.database_url else ''}: about 15 s",
+        start_note=_first_start_note(settings),
         foreign_hint=(
             f"If it is a Prefect server of yours that the course should use, "
             f"`export PREFECT_API_URL=http://{HOST}:{settings.prefect_port}/api` instead."
         ),
         after_start=lambda: create_encryption_key(settings),
+        ready_url=f"{settings.local_prefect_api_url}/ready",
+        unready_hint=("Tell the instructor: the room's PostgreSQL may have stopped." if settings.in_room else
+                      "`python -m workshop classroom up` starts the room's PostgreSQL again." if settings.hosts_room else
+                      "Start the database WORKSHOP_DATABASE_URL names." if settings.database_url else ""),
     )
 
 

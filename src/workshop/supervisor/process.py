@@ -10,7 +10,9 @@ Each service leaves a record, `<home>/run/<name>.json`: its pid, the process's
 start time and its command. A record names a live process only if a process
 with that pid exists and started at that time, so a record left over from
 before a reboot never points at an unrelated process (psutil reads the start
-time the same way on Linux and macOS). A zombie counts as stopped.
+time the same way on Linux and macOS). When the wall clock was set meanwhile,
+the start counted from the system's start and the command decide instead. A
+zombie counts as stopped.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 import psutil
 
 from ..errors import ServiceError, WorkshopTimeout
+from ..private import private_folder, write_private
 from ..waiting import wait_for
 
 # Runs in a bare interpreter (-I -S: no site, nothing from the environment's PYTHON* variables).
@@ -53,16 +56,19 @@ class ProcessRecord:
     port: int
     url: str
     own_env: dict[str, str] | None = None  # None in records written by an earlier version of the course
+    since_boot: float | None = None  # seconds from the system's start to the process's; None in earlier records
 
     def process(self) -> psutil.Process | None:
         """The live process this record names, or None (gone, a zombie, or the pid now belongs to another)."""
         try:
-            process = psutil.Process(self.pid)
-            if self.create_time is not None:
-                if abs(process.create_time() - self.create_time) > _SAME_START:
+            since_boot, process = _started(self.pid)
+            if self.create_time is None or abs(process.create_time() - self.create_time) > _SAME_START:
+                # Its start by the wall clock differs: the clock was set since (NTP, a VM's clock sync, seen here as
+                # a 15-19 s step mid-run), or this is another process. Its start counted from the system's start,
+                # and its command, still tell.
+                same_age = self.since_boot is None or abs(since_boot - self.since_boot) <= _SAME_START
+                if not same_age or process.cmdline() != self.command:
                     return None
-            elif process.cmdline() != self.command:
-                return None
             if process.status() == psutil.STATUS_ZOMBIE:
                 _reap(self.pid)
                 return None
@@ -76,6 +82,14 @@ class ProcessRecord:
         """Was it started as `command` with `own_env`? (Arguments only: a kernel and a terminal of the
         same environment may name its interpreter differently: python, python3, a resolved path.)"""
         return self.command[1:] == command[1:] and self.own_env == own_env  # an older record (None): restart once
+
+
+def _started(pid: int) -> tuple[float, psutil.Process]:
+    """The process, and how many seconds after the system's start it started: unlike its start by the wall clock
+    (which psutil derives from the boot time, itself read from the wall clock), this stays when the clock is set."""
+    boot = psutil.boot_time()  # read now: psutil computes create_time from the boot time it read last
+    process = psutil.Process(pid)
+    return process.create_time() - boot, process
 
 
 def _reap(pid: int) -> None:
@@ -93,6 +107,7 @@ def read_record(run_dir: Path, name: str) -> ProcessRecord | None:
         return ProcessRecord(
             name=name, title=data.get("title", name), pid=int(data["pid"]), create_time=data.get("create_time"),
             command=list(data["command"]), port=int(data["port"]), url=str(data["url"]), own_env=data.get("own_env"),
+            since_boot=data.get("since_boot"),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -112,7 +127,7 @@ def live_record(run_dir: Path, name: str) -> ProcessRecord | None:
 def spawn(name: str, title: str, command: list[str], *, port: int, url: str, own_env: dict[str, str], env: dict[str, str],
           cwd: Path, run_dir: Path, log: Path) -> ProcessRecord:
     """Start `command` detached from this process, logging to `log`, and record it."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(run_dir)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as handle:
         handle.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(command)}\n".encode())
@@ -122,13 +137,14 @@ def spawn(name: str, title: str, command: list[str], *, port: int, url: str, own
             env=env, cwd=cwd, capture_output=True, text=True, timeout=30, check=True,
         )
         pid = int(launched.stdout.strip())
-        create_time = psutil.Process(pid).create_time()
+        since_boot, process = _started(pid)
+        create_time = process.create_time()
     except (subprocess.SubprocessError, ValueError, OSError, psutil.Error) as exc:
         detail = getattr(exc, "stderr", "") or str(exc)
         raise ServiceError(f"Could not start the {title}: {detail.strip()[-500:]}") from None
-    record = ProcessRecord(name, title, pid, create_time, list(command), port, url, dict(own_env))
+    record = ProcessRecord(name, title, pid, create_time, list(command), port, url, dict(own_env), since_boot)
     data = {key: value for key, value in asdict(record).items() if key != "name"}
-    record_path(run_dir, name).write_text(json.dumps(data))
+    write_private(record_path(run_dir, name), json.dumps(data))
     return record
 
 
@@ -185,7 +201,7 @@ def _wait_gone(members: list[psutil.Process], timeout: float, what: str) -> None
 @contextlib.contextmanager
 def exclusive(run_dir: Path, *, timeout: float, what: str) -> Iterator[None]:
     """Hold the course's supervisor lock: one start or stop at a time, across every process."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(run_dir)
     # Unbuffered: the holder's note is written at once or not at all, so closing the file never fails on it.
     with open(run_dir / "supervisor.lock", "a+b", buffering=0) as handle:
 

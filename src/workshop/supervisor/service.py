@@ -56,6 +56,8 @@ class ServiceSpec:
     start_note: str = ""  # said while starting, e.g. how long a first start takes
     foreign_hint: str = ""  # what else to do when another program holds the port
     after_start: Callable[[], None] | None = None  # once, when a start of ours first answers
+    ready_url: str = ""  # answers 200 once the service can serve, not only answer (Prefect's /api/ready)
+    unready_hint: str = ""  # what to do when it answers but is not ready
 
 
 def recorded_env(spec: ServiceSpec) -> dict[str, str]:
@@ -74,7 +76,9 @@ class State(enum.Enum):
 
 @dataclass(frozen=True)
 class Health:
-    state: str  # "healthy", "down", "foreign" (the port answers, but not as this service)
+    # "healthy"; "down"; "unready" (it answers as this service, but cannot serve: Prefect's database is down);
+    # "foreign" (the port answers, but not as this service)
+    state: str
     detail: str = ""
 
     @property
@@ -83,8 +87,27 @@ class Health:
 
 
 def check(spec: ServiceSpec, timeout: float = 2.0) -> Health:
-    """Ask the service's health endpoint."""
-    return check_url(spec.health_url, spec.port, spec.is_ours, timeout)
+    """Ask the service's health endpoint, then whether it is ready."""
+    health = check_url(spec.health_url, spec.port, spec.is_ours, timeout)
+    return readiness(spec, health, local_session(), timeout)
+
+
+def readiness(spec: ServiceSpec, health: Health, session: requests.Session, timeout: float = 2.0) -> Health:
+    """`health`, or "unready" when the service answers as itself but its ready endpoint says it cannot serve."""
+    if not (health.ok and spec.ready_url):
+        return health
+    try:
+        answer = session.get(spec.ready_url, timeout=max(timeout, 5.0))
+    except requests.RequestException as trouble:
+        return Health("unready", f"it answers, but not whether it is ready ({type(trouble).__name__})")
+    if answer.status_code == 200:
+        return health
+    try:
+        said = answer.json().get("message") or answer.json()["detail"]
+    except (ValueError, AttributeError, KeyError):
+        said = answer.text[:200]
+    return Health("unready", f"it answers, but cannot serve: {said} (HTTP {answer.status_code})"
+                             f"{'. ' + spec.unready_hint if spec.unready_hint else ''}")
 
 
 def check_url(health_url: str, port: int, is_ours: Callable[[requests.Response], bool], timeout: float = 2.0) -> Health:
@@ -141,6 +164,12 @@ def ensure(spec: ServiceSpec, settings: Settings, report: Report = silent) -> bo
         return False
     if state is State.FOREIGN:
         raise busy_port_error(spec, health.detail)
+    if state is State.UNHEALTHY and health.state == "unready":  # starting it again would not help
+        try:  # its database may have just come back (`classroom up` starts the room's first)
+            wait_for(lambda: check(spec).ok, timeout=15, what=f"the {spec.title} to be ready", interval=0.5)
+            return False
+        except WorkshopTimeout:
+            raise ServiceError(f"The {spec.title} runs (pid {record.pid}), but {check(spec).detail}") from None
     if state is State.UNHEALTHY:
         try:
             wait_for(lambda: check(spec, timeout=1.0).ok, timeout=10, what=f"the {spec.title} to answer", interval=0.3)

@@ -38,11 +38,12 @@ def course_ports() -> dict[str, str]:
     """Free ports for each of a course's services, all different (the system may hand a released port out again)."""
     ports: list[int] = []
     for _ in range(100):
-        if len(ports) == 5:
+        if len(ports) == 6:
             break
         if (port := free_port()) not in ports:
             ports.append(port)
-    names = ("WORKSHOP_PREFECT_PORT", "WORKSHOP_MOCK_PORT", "WORKSHOP_INBOX_PORT", "WORKSHOP_RUNNER_PORT", "WORKSHOP_POSTGRES_PORT")
+    names = ("WORKSHOP_PREFECT_PORT", "WORKSHOP_MOCK_PORT", "WORKSHOP_INBOX_PORT", "WORKSHOP_RUNNER_PORT", "WORKSHOP_WORKER_PORT",
+             "WORKSHOP_POSTGRES_PORT")
     # The hub's three come from below the range the system picks from, so they meet none of the others.
     return {**dict(zip(names, map(str, ports), strict=True)), "WORKSHOP_HUB_PORT": str(free_ports(3))}
 
