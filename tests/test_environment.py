@@ -9,9 +9,61 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_requirements_install_the_package_editable_with_its_test_tools():
+def test_requirements_install_the_package_editable_for_a_learner_and_the_readme_adds_the_test_tools():
     lines = [line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines() if line.strip() and not line.startswith("#")]
-    assert lines == ["-e .[test]"]
+    assert lines == ["-e ."]
+    readme = (ROOT / "README.md").read_text()
+    assert '.venv/bin/pip install -e ".[test]" && .venv/bin/python -m pytest' in readme
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert ci.index("pip install -r requirements.txt") < ci.index('pip install -e ".[test]"') < ci.index("-m pytest")
+
+
+def _installed_closure(requirements: list[str]) -> set[str]:
+    """The distributions `requirements` bring in, following each one's own requirements as installed here (markers
+    evaluated, no extras): what `pip install` of them puts in a fresh environment."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: set[str] = set()
+    todo = [Requirement(line) for line in requirements]
+    while todo:
+        requirement = todo.pop()
+        name = canonicalize_name(requirement.name)
+        if name in seen or (requirement.marker and not requirement.marker.evaluate({"extra": ""})):
+            continue
+        seen.add(name)
+        wanted = [Requirement(line) for line in metadata.requires(name) or []]
+        todo += [r for r in wanted if not r.marker or r.marker.evaluate({"extra": ""})]
+        todo += [r for extra in requirement.extras for r in wanted if r.marker and r.marker.evaluate({"extra": extra})]
+    return seen
+
+
+def test_a_learners_install_brings_no_test_tools_and_no_jupyterhub():
+    """The learner's install (requirements.txt: the package, no extras) and everything it pulls in, as installed:
+    JupyterLab and Prefect, none of what only the tests or an instructor's hub use."""
+    learner = _installed_closure(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    assert {"prefect", "jupyterlab", "ipywidgets", "pandas"} <= learner
+    not_theirs = {"pytest", "pytest-xdist", "playwright", "ruff", "jupyterhub", "jupyterhub-idle-culler"}
+    assert not learner & not_theirs, sorted(learner & not_theirs)
+
+
+def test_classroom_hub_in_a_learners_install_says_how_to_add_the_hub_and_starts_nothing(tmp_path, monkeypatch, capsys):
+    """An instructor with a learner's install (no hub extra) asks for the hub: one line saying what to install, and no
+    room half-started."""
+    from importlib import util
+
+    from workshop.instructor import cli
+    from workshop.supervisor import jupyterhub
+
+    find_spec = util.find_spec
+    monkeypatch.setattr(util, "find_spec", lambda name, *rest: None if name in jupyterhub.HUB_MODULES else find_spec(name, *rest))
+    monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path / "course"))
+    assert cli.main(["classroom", "hub"]) == 2
+    error = capsys.readouterr().err
+    assert 'pip install -e ".[hub]"' in error and "jupyterhub" in error, error
+    assert not (tmp_path / "course").exists() or not any((tmp_path / "course").rglob("*room*"))
 
 
 def test_environment_yml_installs_requirements_txt_on_the_same_python():
@@ -31,26 +83,34 @@ def test_prefect_is_pinned_to_the_release_the_course_was_tested_on():
 
 
 def test_what_the_package_imports_is_declared():
-    """Every third-party module the package imports is a declared dependency (tests' tools in the test extra)."""
+    """Every third-party module the package imports is a declared dependency; JupyterHub's only in the modules the
+    hub runs (its extra); the tests' tools in the test extra."""
     import ast
+    import sys
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = {d.split(">")[0].split("=")[0].split("<")[0].strip().lower() for d in project["dependencies"]}
-    tests_declared = {d.split(">")[0].split("=")[0].strip().lower() for d in project["optional-dependencies"]["test"]}
-    distribution = {"yaml": "pyyaml", "ipywidgets": "ipywidgets", "IPython": "ipython", "faker": "faker"}
-    imported = set()
+
+    def names(requirements: list[str]) -> set[str]:
+        return {re.split(r"[<>=\[ ]", line, maxsplit=1)[0].strip().lower() for line in requirements}
+
+    declared = names(project["dependencies"])
+    extras = {extra: names(lines) for extra, lines in project["optional-dependencies"].items()}
+    hub_modules = {"instructor/hub.py", "instructor/jupyterhub_config.py"}
+    distribution = {"yaml": "pyyaml", "IPython": "ipython"}
+    missing = set()
     for path in (ROOT / "src" / "workshop").rglob("*.py"):
+        imported = set()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 imported |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 imported.add(node.module.split(".")[0])
-    import sys
-
-    third_party = {name for name in imported if name not in sys.stdlib_module_names and name != "workshop"}
-    missing = {name for name in third_party if distribution.get(name, name).lower().replace("_", "-") not in declared}
+        allowed = declared | (extras["hub"] if path.relative_to(ROOT / "src" / "workshop").as_posix() in hub_modules else set())
+        missing |= {name for name in imported - set(sys.stdlib_module_names) - {"workshop"}
+                    if distribution.get(name, name).lower().replace("_", "-") not in allowed}
     assert not missing, f"imported but not declared in pyproject.toml: {sorted(missing)}"
-    assert {"pytest", "pytest-xdist", "playwright", "ruff"} <= tests_declared
+    assert {"pytest", "pytest-xdist", "playwright", "ruff"} <= extras["test"]
+    assert {"jupyterhub", "jupyterhub-idle-culler"} == extras["hub"]
 
 
 def test_the_readme_and_the_settings_list_the_variables_the_settings_read():

@@ -12,12 +12,16 @@ room's isolation with them, without running those notebooks a second time here.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from workshop.supervisor import postgres
 
+from .course_folders import ports_free, private_course
 from .notebooks import ROOM_NOTEBOOKS, SHIPPED, assert_checks_ran, run_notebook
 
 
@@ -34,3 +38,15 @@ def test_notebook_runs_as_shipped_then_solved_and_leaves_one_of_each(course, han
         names = Counter(automation.name for automation in client.read_automations())
     twice = {automation: count for automation, count in names.items() if automation.startswith(course.prefix) and count > 1}
     assert not twice, f"running {name} again duplicated automations: {twice}"
+
+
+def test_pytest_nbmake_runs_a_handout_against_a_private_course_never_the_learners(handouts, tmp_path):
+    """`pytest --nbmake DIR/learner/...` (README) from a learner's shell: the notebook passes against services of
+    the run's own, and the learner's course folder and ports are never touched."""
+    learner = private_course(tmp_path)  # the learner's own course: a folder and ports of theirs
+    notebook = handouts / "learner" / "00_start_here.ipynb"
+    done = subprocess.run([sys.executable, "-m", "pytest", "--nbmake", str(notebook)], cwd=notebook.parent, env=learner,
+                          capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "the notebooks run against a private course" in done.stdout, done.stdout[:2000]
+    assert not Path(learner["WORKSHOP_HOME"]).exists() and ports_free(learner)

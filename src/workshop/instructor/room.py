@@ -69,7 +69,7 @@ def host(settings: Settings, *, address: str | None, new_password: bool, hub: bo
     if settings.in_room:
         raise WorkshopError("This course folder has joined a room as a learner: `python -m workshop leave` first.")
     if hub:
-        jupyterhub.require_proxy()  # before anything starts
+        jupyterhub.require_hub()  # before anything starts
     values = {"WORKSHOP_ROOM_PASSWORD": _room_password(settings, new_password),
               "WORKSHOP_HOST": _checked_address(address or settings.host)}
     if hub:

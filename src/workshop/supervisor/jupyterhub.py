@@ -11,6 +11,7 @@ servers with it.
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import sys
 from importlib import resources
@@ -23,6 +24,7 @@ from ..settings import Settings
 from .service import ServiceSpec
 
 PROXY = "configurable-http-proxy"
+HUB_MODULES = ("jupyterhub", "jupyterhub_idle_culler")  # the hub extra's, as Python imports them
 PROXY_HINT = (f"JupyterHub's proxy is the Node.js program {PROXY}: install it with `npm install -g {PROXY}` "
               "(it needs Node.js 20 or newer, from nodejs.org or your system's packages), then try again.")
 
@@ -37,6 +39,17 @@ def require_proxy() -> str:
     if found is None:
         raise WorkshopError(PROXY_HINT)
     return found
+
+
+def require_hub() -> None:
+    """What `classroom hub` needs beyond a learner's install, checked before anything starts: the hub extra's
+    packages (pyproject.toml), then the proxy."""
+    missing = [module for module in HUB_MODULES if importlib.util.find_spec(module) is None]
+    if missing:
+        raise WorkshopError(f"A room's JupyterHub is the instructor's part of the course, not in a learner's install "
+                            f"(missing: {', '.join(missing)}). From the course's repository, in its environment: "
+                            '`pip install -e ".[hub]"`, then try again.')
+    require_proxy()
 
 
 def folder(settings: Settings) -> Path:
