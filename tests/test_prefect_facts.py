@@ -28,6 +28,48 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS = get_current_settings()
 
 
+
+class TriggerCanary:
+    """Says when the server's trigger service has loaded every automation made before the canary and evaluated every
+    event sent before each `caught_up()`. No API says so; the service takes automation changes, and events, in the
+    order they come: the canary, an automation of its own, is pinged until a ping's firing is recorded."""
+
+    def __enter__(self) -> TriggerCanary:
+        from prefect.automations import Automation, EventTrigger
+        from prefect.events.actions import DoNothing
+
+        self.marker = f"workshop.fact.canary.{time.time_ns()}"
+        self.since = datetime.now(UTC) - timedelta(minutes=1)
+        self.automation = Automation(name="workshop-fact-canary", actions=[DoNothing()], trigger=EventTrigger(
+            expect={self.marker}, match={"prefect.resource.id": self.marker}, posture="Reactive", threshold=1)).create()
+        return self
+
+    def caught_up(self, timeout: float = 60) -> None:
+        from prefect.events import emit_event
+        from prefect.events.worker import EventsWorker
+
+        pings: set[str] = set()
+
+        def fired_on_a_ping() -> bool:
+            pings.add(f"prefect.event.{emit_event(self.marker, resource={'prefect.resource.id': self.marker}).id}")
+            EventsWorker.drain_all(timeout=10)
+            fired = runs.events("prefect.automation.triggered", since=self.since,
+                                resource_id=f"prefect.automation.{self.automation.id}")
+            return any(related.id in pings for event in fired for related in event.related
+                       if related.role == "triggering-event")
+
+        wait_for(fired_on_a_ping, timeout=timeout, what="the server's trigger service to catch up", interval=1.0)
+
+    def __exit__(self, *_) -> None:
+        self.automation.delete()
+
+
+def triggers_caught_up() -> None:
+    """Until the automations made so far are loaded (the server's trigger service loads a new one on its notification)."""
+    with TriggerCanary() as canary:
+        canary.caught_up()
+
+
 def test_the_defaults_the_notebooks_quote():
     """02: proactive triggers every 5 s; heartbeats every 180 s. 03: runners poll every 10 s; not ready after 60 s; Late after 15 s."""
     assert DEFAULTS.server.events.proactive_granularity == timedelta(seconds=5)
@@ -179,27 +221,30 @@ def test_a_reactive_trigger_fires_once_per_window_and_the_next_window_follows_on
     automation = Automation(name="workshop-fact-window", actions=[DoNothing()], trigger=EventTrigger(
         expect={"workshop.fact.ping"}, match=resource, posture="Reactive", threshold=1, within=timedelta(seconds=5),
     )).create()
-    try:
-        time.sleep(2)  # the server's trigger service loads a new automation on its notification
-        start = datetime.now(UTC) - timedelta(seconds=30)
-        for sent, offset in enumerate((0, 1, 6, 10.5), start=1):
-            emit_event("workshop.fact.ping", resource=resource, occurred=start + timedelta(seconds=offset))
-            EventsWorker.drain_all(timeout=10)
-            # The server may evaluate events sent together in any order: send the next once this one is recorded.
-            wait_for(lambda n=sent: len(runs.events("workshop.fact.ping", since=start - timedelta(minutes=1),
-                                                    resource_id=resource["prefect.resource.id"])) >= n or None,
-                     timeout=30, what=f"ping {sent} to be recorded")
+    # One canary for both waits: another automation saved while the pings are evaluated would make Prefect 3.9.1
+    # evaluate them again, and fire again (runs.repeated_firings).
+    with TriggerCanary() as canary:
+        try:
+            canary.caught_up()
+            start = datetime.now(UTC) - timedelta(seconds=30)
+            for sent, offset in enumerate((0, 1, 6, 10.5), start=1):
+                emit_event("workshop.fact.ping", resource=resource, occurred=start + timedelta(seconds=offset))
+                EventsWorker.drain_all(timeout=10)
+                # The server may evaluate events sent together in any order: send the next once this one is recorded.
+                wait_for(lambda n=sent: len(runs.events("workshop.fact.ping", since=start - timedelta(minutes=1),
+                                                        resource_id=resource["prefect.resource.id"])) >= n or None,
+                         timeout=30, what=f"ping {sent} to be recorded")
 
-        def firings() -> list[str]:
-            triggered = runs.events("prefect.automation.triggered", since=start - timedelta(minutes=1),
-                                    resource_id=f"prefect.automation.{automation.id}")
-            return [str(event.payload["triggering_event"]["occurred"]) for event in triggered]
+            def firings() -> list[str]:
+                triggered = runs.events("prefect.automation.triggered", since=start - timedelta(minutes=1),
+                                        resource_id=f"prefect.automation.{automation.id}")
+                return [str(event.payload["triggering_event"]["occurred"]) for event in triggered]
 
-        wait_for(lambda: len(firings()) >= 3 or None, timeout=30, what=f"three firings (so far {firings()})")
-        time.sleep(2)
-        assert len(firings()) == 3
-    finally:
-        automation.delete()
+            wait_for(lambda: len(firings()) >= 3 or None, timeout=30, what=f"three firings (so far {firings()})")
+            canary.caught_up()  # every ping evaluated: a fourth firing would be recorded by now
+            assert len(firings()) == 3
+        finally:
+            automation.delete()
 
 
 def test_the_server_imports_integrations_before_it_looks_a_block_class_up():
@@ -251,7 +296,7 @@ def test_a_template_that_does_not_parse_is_refused_and_an_unknown_name_renders_a
                             actions=[SendNotification(block_document_id=block_id, subject=marker,
                                                       body="[{{ flow_run.paramters }}]")]).create()
     try:
-        time.sleep(2)  # the server's trigger service loads a new automation on its notification
+        triggers_caught_up()
         emit_event(marker, resource={"prefect.resource.id": "workshop.fact"})
         message, _ = inbox.wait_for(marker, timeout=30)
         assert message.content == "[]"
@@ -295,7 +340,7 @@ def test_several_actions_run_independently_the_second_need_not_wait_for_the_firs
                             actions=[CallWebhook(block_document_id=hook_id, payload="{}"),
                                      SendNotification(block_document_id=block_id, subject=marker, body="second")]).create()
     try:
-        time.sleep(2)
+        triggers_caught_up()
         emit_event(marker, resource={"prefect.resource.id": "workshop.fact"})
         message, _ = inbox.wait_for(marker, timeout=30)
         wait_for(lambda: answered, timeout=30, what="the slow endpoint to answer")
