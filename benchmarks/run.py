@@ -38,10 +38,11 @@ def percentile(values: list[float], share: float) -> float:
 
 
 class PeakMemory:
-    """Samples the resident memory of the course's service processes (children included)."""
+    """Samples the resident memory of each of the course's service processes (children included: the deployment
+    runner's flow runs are its children), and of all of them at once."""
 
     def __init__(self):
-        self.peak_mb, self._stop = 0.0, threading.Event()
+        self.peak_mb, self.by_service, self._stop = 0.0, {}, threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
@@ -50,12 +51,18 @@ class PeakMemory:
         import workshop
 
         while not self._stop.wait(0.5):
-            total = 0
+            total = 0.0
             for row in workshop.status():
-                if row.pid:
-                    with_children = [psutil.Process(row.pid), *psutil.Process(row.pid).children(recursive=True)]
-                    total += sum(p.memory_info().rss for p in with_children if p.is_running())
-            self.peak_mb = max(self.peak_mb, total / 2**20)
+                if not row.pid:
+                    continue
+                try:
+                    process = psutil.Process(row.pid)
+                    megabytes = sum(p.memory_info().rss for p in [process, *process.children(recursive=True)]) / 2**20
+                except psutil.Error:  # it ended between the status and the reading
+                    continue
+                self.by_service[row.title] = max(self.by_service.get(row.title, 0.0), megabytes)
+                total += megabytes
+            self.peak_mb = max(self.peak_mb, total)
 
     def __enter__(self):
         self._thread.start()
@@ -242,8 +249,9 @@ def show(results: dict) -> None:
         for name, value in figures.items():
             if isinstance(value, dict):
                 print(f"  {name}")
-                for inner, seconds in value.items():
-                    print(f"    {inner:<53} {seconds:8.2f} s")
+                unit = "MB" if "(MB)" in name else "s"
+                for inner, figure in value.items():
+                    print(f"    {inner:<53} {figure:8.2f} {unit}")
             elif isinstance(value, float):
                 print(f"  {name:<55} {value:8.2f}")
             else:
@@ -265,7 +273,8 @@ def main() -> None:
             results["data flow throughput"] = throughput(n_users=200, latency=0.05, workers=16)
             results["notification latency: flow failure -> inbox"] = notification_latency(failures=20)
             results["failover latency: primary failure -> backup"] = failover_latency(rounds=3)
-        results["service memory"] = {"peak resident memory of the services (MB)": memory.peak_mb}
+        results["service memory"] = {"peak resident memory of the services (MB)": memory.peak_mb,
+                                     "peak of each (MB)": memory.by_service}
     if args.postgres:
         with postgres.cluster() as url, isolation.isolated(prefix="workshop-bench-pg-"):
             os.environ["WORKSHOP_DATABASE_URL"] = url
