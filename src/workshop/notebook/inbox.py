@@ -83,9 +83,8 @@ class Inbox(ServiceClient):
         """The messages with an id above `after` (all by default), oldest first; one channel's if given (`"alerts"`:
         the channel `url("alerts")` sends to, in a room the learner's own).
 
-        `repeats=False` keeps only the first of messages with the same channel, subject and text. A busy shared
-        Prefect server can send one alert twice: Prefect 3.9.1 evaluates an event again when its evaluation
-        failed (as it does when another automation changes meanwhile), and triggers that had fired fire again.
+        `repeats=False` keeps only the first of messages with the same channel, subject and text: a busy shared
+        Prefect server can send one alert twice.
         """
         params: dict = {"after": after}
         if channel:  # a channel of this inbox: in a room, of the learner's part of it (/ann/alerts for "alerts")

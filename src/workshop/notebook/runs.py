@@ -155,9 +155,8 @@ def wait_for_event(name: str, *, since, resource_id: str | None = None, timeout:
 def repeated_firings(automation_id: UUID | str, *, since) -> int:
     """How often the automation fired again on an event it had already fired on, since `since`.
 
-    A design never does that. Prefect 3.9.1 does on a busy shared server: when another automation is saved while an
-    event is being evaluated, the evaluation fails and the event is evaluated again, and triggers that had already
-    fired on it fire again, actions included. Each firing names its cause, the triggering event.
+    A design never does that; Prefect 3.9.1 sometimes does on a busy shared server (docs/upstream.md). Each firing
+    names its cause, the triggering event.
     """
     fired = events("prefect.automation.triggered", since=since, resource_id=f"prefect.automation.{automation_id}")
     causes = [related.id for event in fired for related in event.related if related.role == "triggering-event"]

@@ -28,13 +28,9 @@ def _answers_health(response: requests.Response) -> bool:
 
 
 def create_encryption_key(settings: Settings) -> None:
-    """Have the server make its key for block secrets now, before anyone saves a block.
-
-    Prefect 3.9.1 makes that key in the first block save's transaction, unguarded: when several first
-    saves arrive at once (a room at notebook 02's block cell), all but one fail on the key's unique
-    row, which the client takes for "the block exists" and then raises ObjectNotFound. Saving one
-    anonymous block document makes the key; anonymous documents emit no event and the UI lists none.
-    """
+    """Have the server make its key for block secrets now, before anyone saves a block: Prefect 3.9.1 makes it in
+    the first save, and concurrent first saves then fail (docs/upstream.md). Saving one anonymous block document
+    makes the key; anonymous documents emit no event and the UI lists none."""
     api, auth = settings.local_prefect_api_url, settings.room_auth
     http = prefect_session()
 
