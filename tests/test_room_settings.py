@@ -71,6 +71,7 @@ def test_classroom_hub_without_jupyterhubs_proxy_says_how_to_install_it_and_star
 def test_a_hub_learners_server_is_in_the_room_under_their_name_and_shows_pages_through_the_hub(home, monkeypatch):
     from workshop.instructor import hub
     from workshop.supervisor.course import course_for
+    from workshop.supervisor.service import SPARE_PORTS
 
     room.write_room_file(settings_module.load(), {"WORKSHOP_ROOM_PASSWORD": "s3cret-_x", "WORKSHOP_HUB": "true"})
     instructor = settings_module.load()
@@ -84,6 +85,7 @@ def test_a_hub_learners_server_is_in_the_room_under_their_name_and_shows_pages_t
     assert shown.prefect_ui_url == f"{instructor.hub_address}/prefect"
     assert shown.inbox_url == f"{instructor.hub_address}/inbox/ann/"
     assert ann.runner_port != instructor.runner_port  # learners share a machine: a deployment runner's port each
+    assert ann.runner_port in SPARE_PORTS and ann.worker_port in SPARE_PORTS  # never a kernel's channel meanwhile
 
 
 def test_a_ui_page_asked_for_at_its_other_place_is_sent_on_and_the_api_never_is():

@@ -186,6 +186,15 @@ def test_two_services_on_one_port_are_refused_before_anything_starts(tmp_path):
     assert not (tmp_path / "run").exists()  # nothing was started
 
 
+def test_ports_for_services_started_later_are_never_ones_a_kernel_or_a_connection_may_take_meanwhile():
+    """A port picked by binding port 0 comes from the system's ephemeral range, which it hands on to the next
+    Jupyter kernel's channels: a learner's worker once found a kernel on its port (CI, 2026-12-02)."""
+    low, _ = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    courses = [isolation.course_ports() for _ in range(20)]
+    ports = [int(port) for ports in courses for port in ports.values()]
+    assert max(ports) < low and len(set(ports)) == len(ports)  # and no two courses of one test process share one
+
+
 def test_relative_paths_mean_the_same_file_from_the_root_and_from_notebooks(monkeypatch):
     monkeypatch.setenv("WORKSHOP_MOCK_FIXTURE", "tests/fixtures/randomuser_sample.json")
     monkeypatch.setenv("WORKSHOP_HOME", ".workshop-elsewhere")

@@ -36,7 +36,7 @@ from ..contract import UI_BASE_IN_HUB
 from ..private import write_private
 from ..settings import LEARNER_NAME, RESERVED_NAMES, Settings
 from ..supervisor import course, jupyterhub
-from ..supervisor.service import free_port
+from ..supervisor.service import spare_ports
 from . import jupyterlab
 
 ADMIN = "instructor"
@@ -87,6 +87,7 @@ def activity_interval(settings: Settings) -> int:
 def learner_environment(settings: Settings, name: str) -> dict[str, str]:
     """What makes a learner's JupyterLab and kernels a learner of this room, as `join --as NAME` would."""
     home = learner_home(settings, name)
+    runner_port = spare_ports(2)  # and the worker's, the next
     return {
         "WORKSHOP_HOME": str(home / ".workshop"),
         "WORKSHOP_ROOM": f"http://{settings.host}",
@@ -96,8 +97,8 @@ def learner_environment(settings: Settings, name: str) -> dict[str, str]:
         "WORKSHOP_MOCK_PORT": str(settings.mock_port),
         "WORKSHOP_INBOX_PORT": str(settings.inbox_port),
         # Learners share this machine: each deployment runner (notebook 03) needs a port of its own.
-        "WORKSHOP_RUNNER_PORT": str(free_port()),
-        "WORKSHOP_WORKER_PORT": str(free_port()),
+        "WORKSHOP_RUNNER_PORT": str(runner_port),
+        "WORKSHOP_WORKER_PORT": str(runner_port + 1),
         "WORKSHOP_HUB_URL": settings.hub_address,
         "PREFECT_UI_URL": settings.hub_address + UI_BASE_IN_HUB,
         "DO_NOT_TRACK": "1",

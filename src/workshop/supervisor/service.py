@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import random
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,10 +126,26 @@ def check_url(health_url: str, port: int, is_ours: Callable[[requests.Response],
 
 
 def free_port() -> int:
-    """A port nothing listens on now, on 127.0.0.1 (the system picks it)."""
+    """A port nothing listens on now, on 127.0.0.1 (the system picks it), for a server that binds it at once."""
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return probe.getsockname()[1]
+
+
+# The system gives ports from 32768 up (Linux; 49152 up on macOS and Windows) to outgoing connections and to
+# whatever binds port 0, as a Jupyter kernel does for its channels: a port picked there for a service that starts
+# later may be a kernel's by then. Such ports come from below that range.
+SPARE_PORTS = range(20000, 32000)
+
+
+def spare_ports(count: int = 1, within: range = SPARE_PORTS, taken: Container[int] = ()) -> int:
+    """The first of `count` consecutive ports in `within` that nothing listens on now and `taken` does not hold."""
+    for _ in range(200):
+        first = random.randrange(within.start, within.stop - count + 1)
+        block = range(first, first + count)
+        if not any(port in taken or port_in_use(port) for port in block):
+            return first
+    raise ServiceError(f"No {count} consecutive free ports between {within.start} and {within.stop - 1} on {HOST}.")
 
 
 def port_in_use(port: int) -> bool:

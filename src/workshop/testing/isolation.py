@@ -11,41 +11,49 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..supervisor.service import free_port, port_in_use
+from ..supervisor.service import SPARE_PORTS, spare_ports
+from ..supervisor.service import free_port as free_port  # for a test's own server, which binds it at once
 
 FORGET = ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE", "PREFECT_UI_URL", "WORKSHOP_API_URL", "WORKSHOP_MOCK_FIXTURE",
           "WORKSHOP_DATABASE_URL", "WORKSHOP_ROOM", "WORKSHOP_LEARNER", "WORKSHOP_ROOM_PASSWORD", "WORKSHOP_HOST",
           "PREFECT_API_AUTH_STRING", "WORKSHOP_HUB", "WORKSHOP_HUB_URL", "WORKSHOP_HUB_IDLE_MINUTES")
 
 
-def free_ports(count: int) -> int:
-    """The first of `count` consecutive free ports (a hub takes three), below the range the system picks from."""
-    for _ in range(200):
-        first = random.randrange(20000, 32000)
-        if not any(port_in_use(port) for port in range(first, first + count)):
-            return first
-    raise RuntimeError(f"no {count} consecutive free ports found between 20000 and 32000")
+SERVICE_PORTS = ("WORKSHOP_PREFECT_PORT", "WORKSHOP_MOCK_PORT", "WORKSHOP_INBOX_PORT", "WORKSHOP_RUNNER_PORT",
+                 "WORKSHOP_WORKER_PORT", "WORKSHOP_POSTGRES_PORT")
+HUB_PORTS = 3  # WORKSHOP_HUB_PORT and the next two
+_handed_out: set[int] = set()  # ports this process gave a course that may not listen yet
+
+
+def _own_ports() -> range:
+    """This test process's share of the spare ports: pytest-xdist's workers gw0, gw1, ... never meet."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    share = len(SPARE_PORTS) // 8
+    start = SPARE_PORTS.start + (worker % 8) * share
+    return range(start, start + share)
+
+
+def spare_port() -> int:
+    """A port for a service that starts later, that no other course of this test run has."""
+    port = spare_ports(1, _own_ports(), _handed_out)
+    _handed_out.add(port)
+    return port
 
 
 def course_ports() -> dict[str, str]:
-    """Free ports for each of a course's services, all different (the system may hand a released port out again)."""
-    ports: list[int] = []
-    for _ in range(100):
-        if len(ports) == 6:
-            break
-        if (port := free_port()) not in ports:
-            ports.append(port)
-    names = ("WORKSHOP_PREFECT_PORT", "WORKSHOP_MOCK_PORT", "WORKSHOP_INBOX_PORT", "WORKSHOP_RUNNER_PORT", "WORKSHOP_WORKER_PORT",
-             "WORKSHOP_POSTGRES_PORT")
-    # The hub's three come from below the range the system picks from, so they meet none of the others.
-    return {**dict(zip(names, map(str, ports), strict=True)), "WORKSHOP_HUB_PORT": str(free_ports(3))}
+    """Ports for each of a course's services, which no other course of this test run has and which the system
+    does not hand out meanwhile (see SPARE_PORTS)."""
+    count = len(SERVICE_PORTS) + HUB_PORTS
+    first = spare_ports(count, _own_ports(), _handed_out)
+    _handed_out.update(range(first, first + count))
+    return {**{name: str(first + offset) for offset, name in enumerate(SERVICE_PORTS)},
+            "WORKSHOP_HUB_PORT": str(first + len(SERVICE_PORTS))}
 
 
 def enter(prefix: str = "workshop-") -> Path:

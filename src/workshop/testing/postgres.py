@@ -1,6 +1,6 @@
 """A throwaway PostgreSQL cluster for tests and benchmarks.
 
-`cluster()` creates one in a temporary folder, on 127.0.0.1, on a free port,
+`cluster()` creates one in a temporary folder, on 127.0.0.1, on a spare port,
 and yields the database URL for WORKSHOP_DATABASE_URL; on exit it is stopped
 and its folder removed.
 """
@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Iterator
 
 from ..supervisor.postgres import INSTALL_HINT, binaries, create, create_database, new_folder, query, start, stop, url
-from .isolation import free_port
+from .isolation import spare_port
 
 __all__ = ["INSTALL_HINT", "binaries", "cluster", "query"]
 
@@ -21,7 +21,7 @@ __all__ = ["INSTALL_HINT", "binaries", "cluster", "query"]
 def cluster(database: str = "prefect") -> Iterator[str]:
     """A running PostgreSQL with one empty `database`; yields its URL."""
     folder = new_folder("workshop-postgres-")
-    port = free_port()
+    port = spare_port()
     try:
         create(folder)
         start(folder, "127.0.0.1", port, durable=False)
