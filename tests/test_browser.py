@@ -437,3 +437,87 @@ def test_the_labs_ui_step_made_in_the_prefect_ui_is_seen_by_the_checker(browser,
             term.run(env, folder, "prefect", "automation", "delete", name)
         for name in (names.primary, names.backup):
             term.run(env, folder, "prefect", "deployment", "delete", names.deployment(name))
+
+
+THROUGH_JUPYTER_SCRIPT = """
+import requests
+import workshop
+from prefect import flow
+from prefect.utilities.urls import url_for
+
+course = workshop.start()
+
+@flow(name="workshop-through-jupyter")
+def hello() -> int:
+    return 1
+
+run = hello(return_state=True).state_details.flow_run_id
+link = url_for("flow-run", obj_id=run)  # as the alerts' {{ flow_run|ui_url }} makes it: Prefect's PREFECT_UI_URL
+requests.post(workshop.Inbox().url("alerts"), data=f"Hello through JupyterLab: {link}", timeout=10).raise_for_status()
+print(course.prefect_ui_url, course.inbox_url, run, sep="\\n")
+"""
+
+
+def test_through_a_remote_jupyterlabs_address_the_ui_shows_the_run_and_the_inbox_its_alert(tmp_path):
+    """Binder, say: the browser reaches JupyterLab at a host the course does not know, under /user/NAME/, and nothing
+    else of the machine. The course's links go through JupyterLab's proxy (jupyter-server-proxy): the inbox page
+    there shows the alert, and its run link opens the run in the Prefect UI, through the same proxy."""
+    from .course_folders import private_course
+
+    env = {**private_course(tmp_path), "WORKSHOP_JUPYTER_URL": "/user/ann/", "HOME": str(tmp_path / "home"),
+           **isolated_jupyter(tmp_path / "jupyter")}
+    port, token = free_port(), secrets.token_hex(16)
+    log_path = tmp_path / "jupyterlab.log"
+    with open(log_path, "w") as log:
+        lab_process = subprocess.Popen(
+            [sys.executable, "-m", "workshop", "lab", "--no-browser", "--port", str(port),
+             f"--IdentityProvider.token={token}", "--ServerApp.base_url=/user/ann/",
+             "--ServerApp.allow_remote_access=True", f"--ServerApp.root_dir={tmp_path}"],
+            stdout=log, stderr=subprocess.STDOUT, env=env)
+    from playwright.sync_api import sync_playwright
+
+    lab = f"http://lab.example:{port}"  # what the browser calls it; Chromium's resolver maps it to 127.0.0.1
+    try:
+        wait_for(lambda: _answers(lab_process, f"http://127.0.0.1:{port}/user/ann/api/status?token={token}", log_path),
+                 timeout=120, what="JupyterLab to answer", interval=0.5)
+        made = subprocess.run([sys.executable, "-c", THROUGH_JUPYTER_SCRIPT], env=env, capture_output=True, text=True,
+                              timeout=120, cwd=tmp_path)
+        assert made.returncode == 0, made.stdout + made.stderr
+        ui, inbox, run = made.stdout.split()[-3:]
+        assert ui == f"/user/ann/proxy/absolute/{env['WORKSHOP_PREFECT_PORT']}", ui
+        assert inbox == f"/user/ann/proxy/absolute/{env['WORKSHOP_INBOX_PORT']}/", inbox
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                 args=[*FLAGS, "--host-resolver-rules=MAP lab.example 127.0.0.1"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            try:
+                page.goto(f"{lab}/user/ann/lab?token={token}")  # logs in to JupyterLab, as its link does
+                page.goto(lab + inbox)
+                page.get_by_text("Hello through JupyterLab").first.wait_for(timeout=30_000)
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / "through-jupyter-inbox.png"))
+                page.get_by_text("Hello through JupyterLab").first.click()  # its details: the run link
+                with page.expect_popup() as opened:
+                    page.get_by_text("open the flow run").first.click()
+                ui_page = opened.value
+                ui_page.get_by_text("workshop-through-jupyter").first.wait_for(timeout=60_000)
+                assert ui_page.url.startswith(f"{lab}{ui}/runs/flow-run/{run}"), ui_page.url
+                ui_page.screenshot(path=str(ARTIFACTS / "through-jupyter-run.png"))
+            except Exception:
+                keep_evidence(page, "through-jupyter", ARTIFACTS)
+                raise
+            finally:
+                browser.close()
+    finally:
+        lab_process.terminate()
+        lab_process.wait(timeout=30)
+        subprocess.run([sys.executable, "-m", "workshop", "down"], env=env, capture_output=True, timeout=120)
+
+
+def _answers(process: subprocess.Popen, url: str, log_path: Path) -> bool:
+    if process.poll() is not None:
+        raise RuntimeError("JupyterLab exited:\n" + log_path.read_text()[-2000:])
+    try:
+        return requests.get(url, timeout=2).ok
+    except requests.ConnectionError:
+        return False

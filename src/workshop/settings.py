@@ -23,6 +23,7 @@ given the object (or asks `current()` for the one this process uses):
 | WORKSHOP_HUB_PORT | 4290 | a room's JupyterHub (`classroom hub`); it also takes the next two ports on 127.0.0.1 |
 | WORKSHOP_HUB_URL | http://WORKSHOP_HOST:WORKSHOP_HUB_PORT | the hub's address as browsers reach it (behind a reverse proxy: its https address) |
 | WORKSHOP_HUB_IDLE_MINUTES | 30 | a learner's JupyterLab idle this long is stopped (their notebooks stay) |
+| WORKSHOP_JUPYTER_URL | none (in GitHub Codespaces: its JupyterLab's forwarded address) | where the browser reaches the JupyterLab this course runs in, when that is not this machine (Binder, a JupyterHub, a dev container): the Prefect UI and the inbox are then shown through JupyterLab's proxy there, e.g. https://hub.example.edu/user/ann/ or /user/ann/ |
 | PREFECT_API_URL | none | use this Prefect server (classroom, Cloud) instead of starting one |
 | PREFECT_API_KEY | none | the key for PREFECT_API_URL on Prefect Cloud |
 | PREFECT_UI_URL | from PREFECT_API_URL | where the Prefect UI of that server is |
@@ -83,6 +84,10 @@ Port = Annotated[int, Field(ge=1024, le=65535)]
 PORT_DEFAULTS = {"prefect_port": 4200, "mock_port": 4280, "inbox_port": 4281, "runner_port": 4282, "worker_port": 4283,
                  "postgres_port": 4232, "hub_port": 4290}
 SERVICE_PORTS = ("prefect_port", "mock_port", "inbox_port", "runner_port", "worker_port")  # what `up` starts
+JUPYTERLAB_PORT = 8888  # JupyterLab's own default, which the dev container forwards
+# Where jupyter-server-proxy serves a port of this machine under JupyterLab's address, the whole path passed on
+# (its `absolute` route): the Prefect UI is served at that path itself (Prefect's ui.serve_base).
+THROUGH_JUPYTER = "proxy/absolute/{port}"
 
 
 def course_path(path: Path) -> Path:
@@ -123,6 +128,9 @@ class Settings(BaseSettings):
     prefect_api_url: str | None = Field(None, validation_alias="PREFECT_API_URL")
     prefect_api_key: SecretStr | None = Field(None, validation_alias="PREFECT_API_KEY")
     prefect_ui_url: str | None = Field(None, validation_alias="PREFECT_UI_URL")
+    jupyter_url: str | None = None
+    codespace_name: str | None = Field(None, validation_alias="CODESPACE_NAME")  # GitHub Codespaces sets these two
+    codespaces_domain: str | None = Field(None, validation_alias="GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN")
 
     @field_validator("home", "mock_fixture")
     @classmethod
@@ -159,6 +167,17 @@ class Settings(BaseSettings):
                 f"(no spaces or dashes), and not {', '.join(sorted(RESERVED_NAMES))}"
             )
         return name
+
+    @field_validator("jupyter_url")
+    @classmethod
+    def _jupyter_address(cls, url: str | None) -> str | None:
+        url = (url or "").strip()
+        if not url:
+            return None
+        if not re.fullmatch(r"(https?://[^/\s]+)?/[^\s?#]*", url):
+            raise ValueError("give JupyterLab's address as the browser shows it, up to its /lab, e.g. "
+                             "https://hub.example.edu/user/ann/ or /user/ann/")
+        return url.rstrip("/") + "/"
 
     @field_validator("room")
     @classmethod
@@ -257,19 +276,51 @@ class Settings(BaseSettings):
         return None
 
     @property
+    def jupyter_address(self) -> str | None:
+        """Where the browser reaches the JupyterLab this course runs in, when that is not this machine; a laptop's
+        course only (a room's services are on the room's machine, which no learner's JupyterLab proxies)."""
+        if self.in_room or self.hosts_room:
+            return None
+        if self.jupyter_url:
+            return self.jupyter_url
+        if self.codespace_name and self.codespaces_domain:
+            return f"https://{self.codespace_name}-{JUPYTERLAB_PORT}.{self.codespaces_domain}/"
+        return None
+
+    def through_jupyter(self, port: int) -> str | None:
+        """Where the browser reaches the course's service at `port` through JupyterLab's proxy, if it must."""
+        jupyter = self.jupyter_address
+        return None if jupyter is None else jupyter + THROUGH_JUPYTER.format(port=port)
+
+    def proxied_path(self, port: int) -> str | None:
+        """The path under which requests for the service at `port` arrive through JupyterLab's proxy."""
+        through = self.through_jupyter(port)
+        return None if through is None else urlsplit(through).path
+
+    def proxied_without_host(self, port: int) -> str | None:
+        """That path, when JupyterLab's address was given as a path alone (Binder's): its host is not known here."""
+        jupyter = self.jupyter_address
+        return self.proxied_path(port) if jupyter is not None and "://" not in jupyter else None
+
+    @property
+    def _browser_addresses(self) -> list[str]:
+        """The full addresses of where browsers reach the course's servers from elsewhere: the hub, JupyterLab."""
+        return [url for url in (self.hub_address, self.jupyter_address) if url and "://" in url]
+
+    @property
     def served_hosts(self) -> set[str]:
-        """The host names the course's servers answer to: this machine's, the room's address, the hub's."""
+        """The host names the course's servers answer to: this machine's, the room's address, the hub's, and the
+        JupyterLab's they are proxied through."""
         names = {HOST, "localhost", self.host}
-        if self.hub_address:
-            names.add(urlsplit(self.hub_address).hostname or self.host)
+        names.update(urlsplit(url).hostname or self.host for url in self._browser_addresses)
         return names
 
     def served_origins(self, port: int) -> set[str]:
-        """The pages that may change things on the course's server at `port`: its own, and the room's hub's."""
+        """The pages that may change things on the course's server at `port`: its own, the room's hub's, and the
+        JupyterLab's it is proxied through."""
         origins = {f"http://{name}:{port}" for name in self.served_hosts}
-        if self.hub_address:
-            hub = urlsplit(self.hub_address)
-            origins.add(f"{hub.scheme}://{hub.netloc}")
+        for url in self._browser_addresses:
+            origins.add(f"{urlsplit(url).scheme}://{urlsplit(url).netloc}")
         return origins
 
     @property
@@ -277,7 +328,7 @@ class Settings(BaseSettings):
         """The inbox page to keep open in a browser tab: in a hub, through the hub's address."""
         if self.in_room and self.hub_url:
             return f"{self.hub_url}/inbox/{self.learner}/"
-        return f"{self.inbox_url}/"
+        return f"{self.through_jupyter(self.inbox_port) or self.inbox_url}/"
 
     @property
     def run_dir(self) -> Path:
@@ -378,6 +429,8 @@ def use_prefect_server(api_url: str) -> None:
     os.environ["WORKSHOP_PREFIX"] = _current.prefix
     if _current.auth_string and api_url == _current.local_prefect_api_url:
         os.environ["PREFECT_API_AUTH_STRING"] = _current.auth_string  # the room's server asks for its password
+    if api_url == _current.local_prefect_api_url and (through := _current.through_jupyter(_current.prefect_port)):
+        os.environ.setdefault("PREFECT_UI_URL", through)  # the run links Prefect's own log lines print
     import sys
 
     if "prefect.context" in sys.modules:

@@ -63,8 +63,10 @@ class Inbox(ServiceClient):
 
     @property
     def page_url(self) -> str:
-        """The inbox page: messages arrive there live."""
-        return f"{self.base_url}/"
+        """The inbox page: messages arrive there live. The course's own as the browser reaches it (through a room's
+        hub or the JupyterLab's proxy, where one is in between)."""
+        current = settings.current()
+        return current.inbox_page_url if self.base_url == current.inbox_url else f"{self.base_url}/"
 
     def url(self, channel: str = "workshop") -> str:
         """Where a notification block should send: one path per channel keeps sources apart."""

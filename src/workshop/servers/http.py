@@ -223,19 +223,31 @@ class Guard:
     HEAD, OPTIONS, and WebSockets) only from pages of `origins` or from clients that name no origin.
 
     `field` is the key of the error in the JSON answer (`detail` for Prefect's API, as FastAPI says it).
+
+    `proxied`: the path under which a JupyterLab whose host the course does not know (Binder's, given as a path)
+    passes requests on, with the browser's Host. There any host is answered, and changes are taken from pages of
+    that host; a DNS-rebinding page cannot know the path, which holds the JupyterLab's own (Binder's: a random one).
     """
 
-    def __init__(self, app, *, hosts: Iterable[str], origins: Iterable[str], field: str = "error"):
+    def __init__(self, app, *, hosts: Iterable[str], origins: Iterable[str], field: str = "error",
+                 proxied: str | None = None):
         self.app, self.hosts, self.origins, self.field = app, set(hosts), set(origins), field
+        self.proxied = proxied
+
+    def _through_proxy(self, path: str) -> bool:
+        return self.proxied is not None and (path == self.proxied or path.startswith(self.proxied + "/"))
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] in ("http", "websocket"):
             headers = Headers(scope=scope)
             refusal = None
-            if host_name(headers.get("host", "")) not in self.hosts:
+            host = headers.get("host", "")
+            proxied = self._through_proxy(scope["path"])
+            if host_name(host) not in self.hosts and not proxied:
                 refusal = (421, f"This server answers to {', '.join(sorted(self.hosts))}, not to "
-                                f"{headers.get('host', 'a request without a Host header')[:80]!r}.")
+                                f"{host[:80] if host else 'a request without a Host header'!r}.")
             elif (origin := headers.get("origin")) is not None and origin not in self.origins and (
+                    not proxied or urlsplit(origin).netloc != host) and (
                     scope["type"] == "websocket" or scope["method"] not in SAFE_METHODS):
                 refusal = (403, f"A page of {origin[:80]} may not change anything here; the course's own pages "
                                 "and programs that are not browsers may.")

@@ -87,16 +87,18 @@ class Changes:
 
 class Inbox(Service):
     def __init__(self, store: MessageStore, *, password: str | None = None, board: Board | None = None,
-                 limits: Limits = LIMITS):
+                 limits: Limits = LIMITS, proxied: str | None = None):
         super().__init__(password=password, limits=limits)
         self.store, self.board, self.changes = store, board, Changes()
+        # Where a proxy in front passes requests on with its own path in front: a room's hub, a learner's JupyterLab.
+        self.mounts = (HUB_INBOX, *([proxied] if proxied else []))
 
-    @staticmethod
-    def where(request: Request) -> tuple[str, str, str, str]:
-        """The hub's mount (`/inbox` through a room's hub, else ''), the path under it (a message's channel), the
-        learner whose part of the inbox that is ('' for none), and the route inside their part."""
+    def where(self, request: Request) -> tuple[str, str, str, str]:
+        """The mount a proxy passed the request on under (`/inbox` through a room's hub, a JupyterLab's proxy path,
+        else ''), the path under it (a message's channel), the learner whose part of the inbox that is ('' for
+        none), and the route inside their part."""
         path = request.url.path
-        mount = HUB_INBOX if path == HUB_INBOX or path.startswith(HUB_INBOX + "/") else ""
+        mount = next((mount for mount in self.mounts if path == mount or path.startswith(mount + "/")), "")
         inside = path.removeprefix(mount) or "/"
         return (mount, inside, *learner_route(inside))
 
@@ -200,8 +202,10 @@ class Inbox(Service):
 def make_app(settings: Settings, database: Path, *, board: Board | None = None, limits: Limits = LIMITS):
     """The inbox as an ASGI app, guarded for the host names and origins `settings` serve on its port."""
     password = settings.room_password.get_secret_value() if settings.hosts_room else None
-    inbox = Inbox(MessageStore(database), password=password, board=board, limits=limits)
-    return Guard(inbox, hosts=settings.served_hosts, origins=settings.served_origins(settings.inbox_port))
+    inbox = Inbox(MessageStore(database), password=password, board=board, limits=limits,
+                  proxied=settings.proxied_path(settings.inbox_port))
+    return Guard(inbox, hosts=settings.served_hosts, origins=settings.served_origins(settings.inbox_port),
+                 proxied=settings.proxied_without_host(settings.inbox_port))
 
 
 def main(argv: list[str] | None = None) -> None:

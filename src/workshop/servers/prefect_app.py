@@ -155,6 +155,21 @@ class LoginFirst:
         await self.app(scope, receive, send_page)
 
 
+class APIThroughJupyter:
+    """ASGI middleware: the API asked for under the path JupyterLab's proxy passes on whole (where the UI is then
+    served, Prefect's ui.serve_base) is answered as at /api, where the course's clients call it."""
+
+    def __init__(self, app, path: str):
+        self.app, self.api = app, path + "/api"
+
+    async def __call__(self, scope, receive, send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] in ("http", "websocket") and (path == self.api or path.startswith(self.api + "/")):
+            inner = path.removeprefix(self.api.removesuffix("/api"))
+            scope = {**scope, "path": inner, "raw_path": inner.encode()}
+        await self.app(scope, receive, send)
+
+
 def make_app(settings: Settings):
     from prefect.server.api.server import create_app
     from prefect.settings import get_current_settings
@@ -164,7 +179,10 @@ def make_app(settings: Settings):
     if prefect.api.auth_string:
         app = LoginFirst(app, prefect.ui.serve_base, prefect.ui.show_promotional_content)
     app = DatabaseDown(UIMoved(app, prefect.ui.serve_base), database_down_message(settings))
-    return Guard(app, hosts=settings.served_hosts, origins=settings.served_origins(settings.prefect_port), field="detail")
+    if (proxied := settings.proxied_path(settings.prefect_port)) is not None:
+        app = APIThroughJupyter(app, proxied)
+    return Guard(app, hosts=settings.served_hosts, origins=settings.served_origins(settings.prefect_port), field="detail",
+                 proxied=settings.proxied_without_host(settings.prefect_port))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -74,6 +74,11 @@ def mock_spec(settings: Settings) -> ServiceSpec:
     )
 
 
+def _jupyter_address(settings: Settings) -> dict[str, str]:
+    """For a server shown through JupyterLab's proxy: where that JupyterLab is (a change restarts the server)."""
+    return {"WORKSHOP_JUPYTER_URL": settings.jupyter_address} if settings.jupyter_address else {}
+
+
 def inbox_spec(settings: Settings) -> ServiceSpec:
     options, secrets = _room_options(settings)
     return ServiceSpec(
@@ -86,6 +91,7 @@ def inbox_spec(settings: Settings) -> ServiceSpec:
         is_ours=_identifies_as(INBOX_ID),
         command=[sys.executable, "-m", "workshop.servers.inbox", "--port", str(settings.inbox_port),
                  "--database", str(settings.inbox_db), *options],
+        own_env=_jupyter_address(settings),
         secret_env=secrets,
     )
 

@@ -67,6 +67,22 @@ def _behind_hub(settings: Settings) -> dict[str, str]:
     }
 
 
+def _through_jupyter(settings: Settings) -> dict[str, str]:
+    """The course's server reached through the JupyterLab it runs in (Binder, a JupyterHub, a dev container):
+    the UI at the path JupyterLab's proxy passes on whole, its API calls and notifications' links through it too."""
+    through = settings.through_jupyter(settings.prefect_port)
+    if through is None:
+        return {}
+    path = settings.proxied_path(settings.prefect_port)
+    return {
+        "PREFECT_SERVER_UI_SERVE_BASE": path,
+        "PREFECT_UI_API_URL": f"{path}/api",  # servers.prefect_app answers the API there as at /api
+        "PREFECT_UI_URL": through,
+        "PREFECT_UI_STATIC_DIRECTORY": str(settings.prefect_home / "ui-through-jupyter"),  # as _behind_hub says
+        "WORKSHOP_JUPYTER_URL": settings.jupyter_address,  # for the course's guard in front of it
+    }
+
+
 def _first_start_note(settings: Settings) -> str:
     """Said when a start makes the database's tables (about 15 s on a 2-core machine), and only then."""
     if settings.database_url:  # whether a PostgreSQL database has them is the server's to find out
@@ -110,6 +126,7 @@ def local_spec(settings: Settings) -> ServiceSpec:
             "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL": "1",
             "PREFECT_SERVER_SERVICES_FOREMAN_DEPLOYMENT_LAST_POLLED_TIMEOUT_SECONDS": "15",
             **_behind_hub(settings),
+            **_through_jupyter(settings),
         },
         secret_env=secrets,
         start_timeout=120.0,
@@ -152,4 +169,6 @@ def require_external(settings: Settings) -> None:
 
 
 def ui_url(settings: Settings, api_url: str) -> str:
-    return settings.prefect_ui_url or api_url.removesuffix("/api")
+    """Where the browser opens the UI of the server at `api_url`."""
+    through = settings.through_jupyter(settings.prefect_port) if api_url == settings.local_prefect_api_url else None
+    return settings.prefect_ui_url or through or api_url.removesuffix("/api")
