@@ -116,7 +116,7 @@ def test_what_the_package_imports_is_declared():
 def test_the_readme_and_the_settings_list_the_variables_the_settings_read():
     from workshop import settings
 
-    row = re.compile(r"^\| ((?:WORKSHOP|PREFECT)_[A-Z_]+) \|", re.M)
+    row = re.compile(r"^\| ((?:WORKSHOP|PREFECT|CODESPACE|GITHUB_CODESPACES)_[A-Z_]+) \|", re.M)
     read = {settings.variable(field) for field in settings.Settings.model_fields}
     assert set(row.findall(settings.__doc__)) == read
     assert set(row.findall((ROOT / "README.md").read_text())) == read

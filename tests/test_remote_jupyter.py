@@ -5,17 +5,29 @@ in test_browser.py; this file is the fast tier's."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from workshop import settings as settings_module
 from workshop.errors import SettingsError
+from workshop.instructor.jupyterlab import lab_command
 from workshop.servers import inbox
-from workshop.settings import Settings
+from workshop.settings import JUPYTERLAB_PORT, PORT_DEFAULTS, Settings
 from workshop.supervisor import prefect_server
 from workshop.supervisor.course import course_for, inbox_spec
 from workshop.testing.serving import Served
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
 
 
 @pytest.fixture
@@ -103,3 +115,36 @@ def test_the_prefect_api_answers_under_the_proxys_path_as_at_its_own():
     for path in ("/user/ann/proxy/absolute/4200/api/flows/filter", "/user/ann/proxy/absolute/4200/runs", "/api/health"):
         asyncio.run(wrapped({"type": "http", "path": path, "raw_path": path.encode()}, None, None))
     assert seen == ["/api/flows/filter", "/user/ann/proxy/absolute/4200/runs", "/api/health"]
+
+
+def test_the_dev_container_installs_as_the_readme_says_and_opens_the_course_on_the_port_it_forwards():
+    container = json.loads((ROOT / ".devcontainer" / "devcontainer.json").read_text())
+    readme_start = re.search(r"```bash\n(python3 -m venv .+?) && \.venv/bin/python -m workshop lab\n", README).group(1)
+    assert container["postCreateCommand"].startswith(readme_start + " && ")  # the learner's install, then the proxy
+    assert container["postCreateCommand"].endswith("pip install -e '.[remote]'")
+    start = shlex.split(container["postStartCommand"].split(">")[0].removeprefix("nohup "))  # kept when the shell ends
+    assert start[:4] == [".venv/bin/python", "-m", "workshop", "lab"] and "--no-browser" in start
+    assert start[start.index("--port") + 1] == str(JUPYTERLAB_PORT)  # the port the Codespaces link rule names
+    ports = [JUPYTERLAB_PORT, PORT_DEFAULTS["prefect_port"], PORT_DEFAULTS["inbox_port"]]
+    assert container["forwardPorts"] == ports
+    assert all(container["portsAttributes"][str(port)]["label"] for port in ports)
+
+
+def test_in_a_codespace_jupyterlab_answers_to_its_forwarded_name(laptop):
+    laptop.setenv("CODESPACE_NAME", "ann-fluffy-space-7wq9")
+    laptop.setenv("GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN", "app.github.dev")
+    host = urlsplit(settings_module.load().jupyter_address).hostname
+    command = lab_command(Path("/course/notebooks"), ["--port", "8888"], host)
+    assert "--ServerApp.local_hostnames=['localhost', 'ann-fluffy-space-7wq9-8888.app.github.dev']" in command
+    assert not [option for option in lab_command(Path("/n"), []) if "local_hostnames" in option]  # a laptop: unchanged
+
+
+def test_binders_start_script_points_the_course_at_jupyterlabs_path(laptop, tmp_path):
+    assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"  # the lowest requires-python allows
+    assert re.search(r"^-e \.\[remote\]$", (ROOT / "binder" / "requirements.txt").read_text(), re.M)
+    shown = subprocess.run(
+        [str(ROOT / "binder" / "start"), sys.executable, "-c",
+         "from workshop import settings; from workshop.supervisor.course import course_for; "
+         "c = course_for(settings.load()); print(c.prefect_ui_url, c.inbox_url)"],
+        env={**os.environ, "JUPYTERHUB_SERVICE_PREFIX": "/user/ann-x7k2/"}, capture_output=True, text=True, timeout=60)
+    assert shown.stdout.split() == ["/user/ann-x7k2/proxy/absolute/4200", "/user/ann-x7k2/proxy/absolute/4281/"], shown

@@ -24,6 +24,8 @@ given the object (or asks `current()` for the one this process uses):
 | WORKSHOP_HUB_URL | http://WORKSHOP_HOST:WORKSHOP_HUB_PORT | the hub's address as browsers reach it (behind a reverse proxy: its https address) |
 | WORKSHOP_HUB_IDLE_MINUTES | 30 | a learner's JupyterLab idle this long is stopped (their notebooks stay) |
 | WORKSHOP_JUPYTER_URL | none (in GitHub Codespaces: its JupyterLab's forwarded address) | where the browser reaches the JupyterLab this course runs in, when that is not this machine (Binder, a JupyterHub, a dev container): the Prefect UI and the inbox are then shown through JupyterLab's proxy there, e.g. https://hub.example.edu/user/ann/ or /user/ann/ |
+| CODESPACE_NAME | set by GitHub Codespaces | with the next, where a codespace's forwarded ports are: WORKSHOP_JUPYTER_URL's default |
+| GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN | set by GitHub Codespaces | e.g. app.github.dev |
 | PREFECT_API_URL | none | use this Prefect server (classroom, Cloud) instead of starting one |
 | PREFECT_API_KEY | none | the key for PREFECT_API_URL on Prefect Cloud |
 | PREFECT_UI_URL | from PREFECT_API_URL | where the Prefect UI of that server is |

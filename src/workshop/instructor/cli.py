@@ -8,6 +8,7 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .. import settings as settings_module
 from ..errors import WorkshopError
@@ -151,7 +152,8 @@ def cmd_lab(args: argparse.Namespace, settings: Settings) -> int:
     env["JUPYTER_CONFIG_PATH"] = jupyterlab.config_path(env)
     print(f"Prefect UI: {started.prefect_ui_url}\nInbox:      {started.inbox_url}\nOpening JupyterLab "
           f"(its address, at notebook 00, follows; Ctrl-C stops it)...", flush=True)
-    command = jupyterlab.lab_command(settings_module.COURSE_ROOT / "notebooks", args.jupyterlab_options)
+    command = jupyterlab.lab_command(settings_module.COURSE_ROOT / "notebooks", args.jupyterlab_options,
+                                     urlsplit(settings.jupyter_address or "").hostname)
     os.execvpe(sys.executable, command, env)
     return 0  # not reached
 

@@ -23,11 +23,14 @@ def config_path(env: dict[str, str]) -> str:
     return os.pathsep.join(filter(None, [str(CONFIG_FOLDER), env.get("JUPYTER_CONFIG_PATH", "")]))
 
 
-def lab_command(notebooks: Path, given: list[str]) -> list[str]:
+def lab_command(notebooks: Path, given: list[str], browser_host: str | None = None) -> list[str]:
     """`jupyter lab` for the course's notebooks on 127.0.0.1, with the learner's own options (`given`). A value the
-    learner gives replaces the course's (JupyterLab refuses one given twice)."""
+    learner gives replaces the course's (JupyterLab refuses one given twice). `browser_host`: the name browsers
+    reach it by through a forwarder (a codespace's), which JupyterLab then answers to as to localhost."""
     named = {option.split("=", 1)[0] for option in given if option.startswith("--")}
     defaults = {"ServerApp.ip": "127.0.0.1", "ServerApp.root_dir": str(notebooks), "LabApp.default_url": START_URL, **QUIET}
+    if browser_host:
+        defaults["ServerApp.local_hostnames"] = repr(["localhost", browser_host])
     kept = [f"--{trait}={value}" for trait, value in defaults.items()
             if f"--{trait}" not in named and not named & set(ALIASES.get(trait, ()))]
     return [sys.executable, "-m", "jupyter", "lab", *kept, *ALLOW_ROOT, *given]
