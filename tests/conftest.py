@@ -22,6 +22,9 @@ _course = None
 
 def pytest_configure(config: pytest.Config) -> None:
     global _home
+    import time
+
+    config._workshop_began = time.time()  # what this run's notebooks were executed after
     _home = isolation.enter(prefix="workshop-tests-")
 
 
@@ -44,6 +47,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After a run that executed every notebook as shipped, build the course's website from those runs (README,
+    "The course as a website"): a site that does not build, or links to what it does not have, fails the run."""
+    import time
+
+    from workshop.errors import WorkshopError
+    from workshop.instructor import site
+
+    from .course_folders import ROOT
+    from .notebooks import EXECUTED, NOTEBOOKS
+
+    if hasattr(session.config, "workerinput") or exitstatus != 0:
+        return  # a worker (the controller builds it once), or a run that failed already
+    began = getattr(session.config, "_workshop_began", time.time())
+    if not all((EXECUTED / name).is_file() and (EXECUTED / name).stat().st_mtime >= began for name in NOTEBOOKS.values()):
+        return  # not every notebook ran in this run (the fast tier, a chosen test): no site
+    try:
+        start = site.build(ROOT, EXECUTED, ROOT / "test-artifacts" / "site", screenshots=ROOT / "test-artifacts")
+    except WorkshopError as failed:
+        print(f"\nThe course's website did not build from this run's notebooks: {failed}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return
+    print(f"\nThe course's website, from this run's notebooks: {start}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

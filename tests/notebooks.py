@@ -21,6 +21,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 COURSE_NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+# Each notebook as shipped, as a run of it left it: the course's website shows these (conftest.py builds it).
+EXECUTED = Path(__file__).resolve().parents[1] / "test-artifacts" / "executed"
 SHIPPED = {path.name: nbformat.read(path, as_version=4) for path in sorted(COURSE_NOTEBOOKS.glob("*.ipynb"))}
 NOTEBOOKS = {name[:2]: name for name in SHIPPED if name[:2].isdigit()}  # "02" -> "02_failure_notifications.ipynb"
 # What each learner of the room's test (test_classroom) runs, in order: (notebook, handout). Every notebook in a room;
@@ -72,6 +74,9 @@ def run_notebook(path: Path, *, env: dict[str, str] | None = None, timeout: floa
         raise NotebookFailed(f"{path.name}, cell {cell}: {failed.ename}: {failed.evalue}\n"
                              f"{COLOURS.sub('', str(failed))[-3000:]}") from None
     _report_slowness(path, notebook, time.monotonic() - began)
+    if path.parent.name == "learner" and path.name in SHIPPED:  # a handout's learner copy: the notebook as shipped
+        EXECUTED.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, EXECUTED / path.name)
     return "\n".join(output.get("text", "") or str(output.get("data", {}).get("text/plain", ""))
                      for cell in notebook.cells for output in cell.get("outputs", []))
 

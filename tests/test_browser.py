@@ -458,6 +458,7 @@ print(course.prefect_ui_url, course.inbox_url, run, sep="\\n")
 """
 
 
+@pytest.mark.slow  # a course and a JupyterLab of its own
 def test_through_a_remote_jupyterlabs_address_the_ui_shows_the_run_and_the_inbox_its_alert(tmp_path):
     """Binder, say: the browser reaches JupyterLab at a host the course does not know, under /user/NAME/, and nothing
     else of the machine. The course's links go through JupyterLab's proxy (jupyter-server-proxy): the inbox page

@@ -84,7 +84,7 @@ def test_prefect_is_pinned_to_the_release_the_course_was_tested_on():
 
 def test_what_the_package_imports_is_declared():
     """Every third-party module the package imports is a declared dependency; JupyterHub's only in the modules the
-    hub runs (its extra); the tests' tools in the test extra."""
+    hub runs, Sphinx only in the site's (their extras); the tests' tools in the test extra."""
     import ast
     import sys
 
@@ -95,7 +95,7 @@ def test_what_the_package_imports_is_declared():
 
     declared = names(project["dependencies"])
     extras = {extra: names(lines) for extra, lines in project["optional-dependencies"].items()}
-    hub_modules = {"instructor/hub.py", "instructor/jupyterhub_config.py"}
+    by_extra = {"instructor/hub.py": "hub", "instructor/jupyterhub_config.py": "hub", "instructor/site.py": "site"}
     distribution = {"yaml": "pyyaml", "IPython": "ipython"}
     missing = set()
     for path in (ROOT / "src" / "workshop").rglob("*.py"):
@@ -105,12 +105,14 @@ def test_what_the_package_imports_is_declared():
                 imported |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 imported.add(node.module.split(".")[0])
-        allowed = declared | (extras["hub"] if path.relative_to(ROOT / "src" / "workshop").as_posix() in hub_modules else set())
+        extra = by_extra.get(path.relative_to(ROOT / "src" / "workshop").as_posix())
+        allowed = declared | (extras[extra] if extra else set())
         missing |= {name for name in imported - set(sys.stdlib_module_names) - {"workshop"}
                     if distribution.get(name, name).lower().replace("_", "-") not in allowed}
     assert not missing, f"imported but not declared in pyproject.toml: {sorted(missing)}"
     assert {"pytest", "pytest-xdist", "playwright", "ruff"} <= extras["test"]
     assert {"jupyterhub", "jupyterhub-idle-culler"} == extras["hub"]
+    assert {"jupyter-server-proxy"} == extras["remote"] and {"sphinx", "myst-nb", "sphinx-book-theme"} == extras["site"]
 
 
 def test_the_readme_and_the_settings_list_the_variables_the_settings_read():

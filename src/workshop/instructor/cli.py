@@ -130,6 +130,19 @@ def cmd_faults(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_site(args: argparse.Namespace, settings: Settings) -> int:
+    from . import site
+
+    if settings_module.COURSE_ROOT is None:
+        raise WorkshopError("`site` builds the course's notebooks: run it from an editable install of the repository.")
+    root = settings_module.COURSE_ROOT
+    start = site.build(root, settings_module.course_path(Path(args.executed)), settings_module.course_path(Path(args.out)),
+                       screenshots=root / "test-artifacts",
+                       launch_url=args.launch_url)
+    print(f"The site: {start} (open it in a browser; publish the folder {start.parent} as it is)")
+    return 0
+
+
 def cmd_handouts(args: argparse.Namespace, settings: Settings) -> int:
     from .handouts import shipped_note, write_handouts
 
@@ -310,6 +323,12 @@ def parser() -> argparse.ArgumentParser:
                           help="only the notebooks of one of INSTRUCTORS.md's paths: 2h (00, 02, 03), half-day "
                                "(00 to 04), day (all, the default)")
     handouts.set_defaults(run=cmd_handouts)
+    site = commands.add_parser("site", help="build the course's website from a test run's executed notebooks")
+    site.add_argument("--executed", default="test-artifacts/executed",
+                      help="the executed notebooks (default: what the test suite leaves, test-artifacts/executed)")
+    site.add_argument("--out", default="test-artifacts/site", help="where the site goes (default: test-artifacts/site)")
+    site.add_argument("--launch-url", help="where readers run the course: a Binder link, a room's hub")
+    site.set_defaults(run=cmd_site)
     lab = commands.add_parser(
         "lab", help="start the services and open the course in JupyterLab (takes JupyterLab's own options)",
         usage="python -m workshop lab [-h] [JUPYTERLAB OPTION ...]",
