@@ -38,8 +38,10 @@ class FakeEvents(Service):
         return answer(200, {"events": ordered[start:start + self.page_size], "total": len(ordered), "next_page": following})
 
 
-def event(learner: str, checkpoint: str, outcome: str, minutes_ago: float, notebook: str = "02") -> dict:
+def event(learner: str, checkpoint: str, outcome: str, minutes_ago: float, notebook: str = "02",
+          title: str | None = None) -> dict:
     when = datetime.now(UTC) - timedelta(minutes=minutes_ago)
     return {"id": f"{learner}-{checkpoint}-{minutes_ago}", "occurred": when.isoformat(),
             "event": checkpoints.EVENT_PREFIX + outcome,
-            "payload": {"learner": learner, "notebook": notebook, "checkpoint": checkpoint, "text": outcome}}
+            "payload": {"learner": learner, "notebook": notebook, "checkpoint": checkpoint, "title": title or checkpoint,
+                        "text": outcome}}

@@ -211,10 +211,11 @@ def test_the_progress_board_shows_each_learner_and_who_is_stuck(browser, serve_i
 
     from .fake_events import FakeEvents, event
 
-    first, second, third = checkpoints.in_notebooks(ROOT / "notebooks")["02"]["checkpoints"][:3]
+    notebook = checkpoints.in_notebooks(ROOT / "notebooks")["02"]
+    first, second, third = notebook["checkpoints"][:3]
     hostile = "<img src=x onerror=alert(1)>"
     events = [event("ann", first, "passed", 3), event("ann", second, "passed", 2),
-              event("bob", first, "passed", 4), event("bob", third, "failed", 1)]
+              event("bob", first, "passed", 4), event("bob", third, "failed", 1, title=notebook["titles"][third])]
     events[-1]["payload"]["text"] = hostile  # what a check says is the learner's code's: shown as text
     prefect = serve_in_thread(FakeEvents(events), free_port())
     board = Board(f"{prefect}/api", None, ROOT / "notebooks")
@@ -226,6 +227,7 @@ def test_the_progress_board_shows_each_learner_and_who_is_stuck(browser, serve_i
     bob.wait_for(timeout=15_000)
     assert "stuck" in (bob.get_attribute("class") or "")
     assert "1 of" in bob.text_content() and hostile in bob.text_content()
+    assert notebook["titles"][third] in bob.text_content()  # the check by what it says, not by its code
     ann = page.locator("tr", has_text="ann")
     assert "2 of" in ann.text_content() and "stuck" not in (ann.get_attribute("class") or "")
     assert "2 learners, 1 whose latest check failed" in page.locator("#summary").text_content()

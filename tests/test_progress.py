@@ -52,22 +52,29 @@ def test_a_check_in_a_room_reports_the_learner_the_notebook_and_which_check(room
     with pytest.raises(checks.CheckFailed):
         run_cell("check(\n    1 + 1 == 3, 'three', 'not three')")
 
-    assert capsys.readouterr().out == "✓ two\n"
+    # The same check as the first, laid out anew with a comment: the same checkpoint on the board.
+    run_cell("x = 2\ncheck(1 + 1 == x,  # reflowed\n      'two',\n      'not two')")
+
+    assert capsys.readouterr().out == "✓ two\n✓ two\n"
     assert progress.flush(10)
-    passed, failed = room_server
+    passed, failed, reflowed = room_server
     assert passed["event"] == "workshop.check.passed" and failed["event"] == "workshop.check.failed"
     assert passed["resource"]["prefect.resource.id"] == "workshop.learner.ann"
-    assert passed["payload"] == {"learner": "ann", "notebook": "02", "text": "two",
-                                 "checkpoint": "check(1 + 1 == x, 'two', 'not two')"}
-    assert failed["payload"]["checkpoint"] == "check(" and failed["payload"]["text"] == "not three"
+    (first,) = checkpoints.in_source("check(1 + 1 == x, 'two', 'not two')")
+    assert passed["payload"] == {"learner": "ann", "notebook": "02", "text": "two", "checkpoint": first.key,
+                                 "title": "two"}
+    assert failed["payload"]["title"] == "three" and failed["payload"]["text"] == "not three"
+    assert failed["payload"]["checkpoint"] not in (first.key, "check(")  # the whole call, not its first line
+    assert reflowed["payload"]["checkpoint"] == first.key
 
 
 def test_a_check_before_the_exercises_are_imported_is_found_in_the_notebooks_folder(room_server, tmp_path, monkeypatch):
     """Notebook 00 checks the environment before it imports its exercises; JupyterLab starts its kernel in its folder."""
     shutil.copy(ROOT / "notebooks" / "00_start_here.ipynb", tmp_path)
-    first = checkpoints.in_notebooks(tmp_path)["00"]["checkpoints"][0]
     monkeypatch.chdir(tmp_path)
-    cell = f"class problems:\n    empty = True\n{first}\n      'no')"  # its first check, as the notebook has it
+    cell = "class problems:\n    empty = True\n    def iterrows():\n        return []\ncheck(problems.empty, 'Python and every package are the versions the course " \
+           "needs',\n      'some versions are off: ' + '; '.join(f'{name} {row.found} (wants {row.wanted}): {row.fix}'\n" \
+           "                                              for name, row in problems.iterrows()))"  # its first check
     run_cell(cell, exercises=None)
     monkeypatch.chdir(ROOT)  # a folder with no course notebook in it: the check is counted under "other"
     run_cell(cell, exercises=None)
@@ -204,8 +211,19 @@ def test_the_checkpoints_of_a_notebook_are_its_check_calls_in_order(tmp_path):
              {"cell_type": "code", "source": "for _ in range(3):\n    check(x == 1, 'one', 'no')\nprint(check)"}]
     (tmp_path / "07_seven_things.ipynb").write_text(json.dumps({"cells": cells}))
     (tmp_path / "scratch.ipynb").write_text(json.dumps({"cells": cells}))
+    (one,) = checkpoints.in_source("check(x == 1, 'one', 'no')")
     assert checkpoints.in_notebooks(tmp_path) == {
-        "07": {"title": "seven things", "checkpoints": ["check(x == 1, 'one', 'no')", "ex.first.check(answer)"]}}
+        "07": {"title": "seven things", "checkpoints": [one.key, "ex.first"], "titles": {one.key: "one", "ex.first": "first"}}}
+
+
+def test_a_checks_title_is_what_it_says_when_it_passes_and_a_cell_with_ipython_lines_is_read():
+    cell = ("!prefect version\n%time x = 1\nleft = await fetch()\n"
+            "check(len(left) == 1, f'{len(left)} automation left, as {name} said', 'no')\nex.crash_trigger.check(trigger)")
+    plain, exercise = checkpoints.in_source(cell)
+    assert plain.title == "… automation left, as … said" and plain.lines == (4, 4)
+    assert (exercise.key, exercise.title) == ("ex.crash_trigger", "crash_trigger")
+    assert checkpoints.at(cell, 5) == exercise and checkpoints.at(cell, 1) is None
+    assert checkpoints.in_source("check(x ==") == []  # a cell being written
 
 
 def test_a_laptops_inbox_has_no_board_and_says_where_it_is(serve_in_thread, free_port, tmp_path):

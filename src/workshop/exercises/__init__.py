@@ -124,19 +124,24 @@ class Exercise:
             self.checker(answer, **context)
         except NotAttempted:
             self.status = "not attempted"
-            report("not-attempted", self.task)
+            report("not-attempted", self.task, checkpoint=self.checkpoint)
             record.note("exercise", self.name, "not-attempted")
             print(NOT_ATTEMPTED.format(task=self.task))
             return
         except (AssertionError, LearnerCodeRaised) as wrong:
             self.status = "not yet right"
-            report("failed", str(wrong))
+            report("failed", str(wrong), checkpoint=self.checkpoint)
             record.note("exercise", self.name, "failed")
             raise CheckFailed(f"Not quite: {wrong}\n`.hint()` gives a hint, `.solution()` shows an answer.") from None
         self.status = "correct"
-        report("passed", self.task)
+        report("passed", self.task, checkpoint=self.checkpoint)
         record.note("exercise", self.name, "passed")
         print(f"✓ Correct: {self.task}")
+
+    @property
+    def checkpoint(self) -> str:
+        """The exercise's key on the progress board, as `checkpoints` reads it from the notebook."""
+        return f"ex.{self.name}"
 
     @property
     def passed(self) -> bool:

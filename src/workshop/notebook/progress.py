@@ -12,6 +12,7 @@ answer late), and at the kernel's exit is given a few seconds to send the rest.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import linecache
 import queue
 import re
@@ -58,27 +59,40 @@ def _notebook(frame: FrameType | None, checkpoint: str) -> str:
     return owners[0] if len(owners) == 1 else "other"
 
 
+def _running_check(frame: FrameType | None, text: str) -> tuple[str, str]:
+    """The key and title of the check call the notebook's `frame` is running (checkpoints.at, on the cell's source,
+    which IPython keeps in linecache), or of `text` where the source cannot be read."""
+    source = "".join(linecache.getlines(frame.f_code.co_filename)) if frame else ""
+    point = checkpoints.at(source, frame.f_lineno) if source else None
+    if point is None:
+        return f"text-{hashlib.sha1(text.encode()).hexdigest()[:10]}", text[: checkpoints.MAX_TITLE]
+    return point.key, point.title
+
+
 def report(outcome: str, text: str, *, prediction: str | None = None, notebook: str | None = None,
            checkpoint: str | None = None) -> None:
     """Tell the room's server that the check being run came out as `outcome` (see checkpoints.OUTCOMES), or that the
-    learner's `prediction` (its name) was right, wrong or not made (checkpoints.PREDICTED). A check run outside a
-    notebook (the lab's, from a terminal) names its `notebook` and `checkpoint` itself."""
+    learner's `prediction` (its name) was right, wrong or not made (checkpoints.PREDICTED). An exercise's check
+    names its `checkpoint` (`ex.<name>`), as the lab's, run from a terminal, names its `notebook` too."""
     if not current().in_room:
         return
     frame = _notebook_frame()
-    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno) if frame else ""
-    checkpoint = prediction or checkpoints.key(checkpoint or line or text)
+    if prediction or checkpoint:
+        key = title = prediction or checkpoint
+        title = title.removeprefix("ex.")
+    else:
+        key, title = _running_check(frame, text)
     name = (checkpoints.PREDICTION_PREFIX if prediction else checkpoints.EVENT_PREFIX) + outcome
-    _post(name, notebook or _notebook(frame, checkpoint), checkpoint, text)
+    _post(name, notebook or _notebook(frame, key), key, text, title)
 
 
 def report_hint(exercise: str, text: str, *, notebook: str | None = None) -> None:
     """Tell the room's server that the learner asked for a hint of `exercise` (`text` says which one)."""
     if current().in_room:
-        _post(checkpoints.HINT_EVENT, notebook or _notebook(_notebook_frame(), exercise), exercise, text)
+        _post(checkpoints.HINT_EVENT, notebook or _notebook(_notebook_frame(), exercise), exercise, text, exercise)
 
 
-def _post(name: str, notebook: str, checkpoint: str, text: str) -> None:
+def _post(name: str, notebook: str, checkpoint: str, text: str, title: str) -> None:
     settings = current()
     event = {
         "id": str(uuid.uuid4()),
@@ -88,7 +102,7 @@ def _post(name: str, notebook: str, checkpoint: str, text: str) -> None:
                      "prefect.resource.name": settings.learner},
         "related": [{"prefect.resource.id": f"workshop.notebook.{notebook}", "prefect.resource.role": "notebook"}],
         "payload": {"learner": settings.learner, "notebook": notebook,
-                    "checkpoint": checkpoint, "text": text[:500]},
+                    "checkpoint": checkpoint, "title": title, "text": text[:500]},
     }
     _start_sender()
     try:

@@ -98,6 +98,7 @@ class Board:
             self._latest[learner, notebook, checkpoint] = (when, outcome)
         if self._last.get(learner, {}).get("occurred", "") <= when:
             self._last[learner] = {"learner": learner, "notebook": notebook, "checkpoint": checkpoint,
+                                   "title": str(payload.get("title") or checkpoint)[:checkpoints.MAX_TITLE],
                                    "text": str(payload.get("text", "")), "occurred": when, "outcome": outcome}
 
     def snapshot(self) -> dict[str, Any]:
@@ -121,7 +122,9 @@ class Board:
                     tally = counts.setdefault(notebook, {"passed": 0, "failed": 0, "not-attempted": 0})
                     tally[outcome] = tally.get(outcome, 0) + 1
                 made = [outcome for (learner, _, _), outcome in self._predictions.items() if learner == name]
-                learners.append({"name": name, "notebooks": counts, "last": self._last[name],
+                last = dict(self._last[name])  # titled as the notebook says, where it is one of its checks
+                last["title"] = notebooks.get(last["notebook"], {}).get("titles", {}).get(last["checkpoint"], last["title"])
+                learners.append({"name": name, "notebooks": counts, "last": last,
                                  "predictions": {"made": sum(o != "none" for o in made), "right": made.count("right")}})
             return {
                 "notebooks": [{"number": number, "title": about["title"], "checkpoints": len(about["checkpoints"])}
