@@ -19,6 +19,7 @@ from prefect.automations import (
     SequenceTrigger,
 )
 
+from workshop.checkpoints import Outcome
 from workshop.exercises import ____, ex00, ex01, ex02, ex03, ex04, exercise_name, summary
 from workshop.instructor.handouts import all_exercises, exercise_names, solved, write_handouts
 from workshop.notebook.checks import CheckFailed
@@ -36,14 +37,14 @@ COURSE_FLOWS = {"prefect.resource.role": "flow", "prefect.resource.name": "works
 
 def right(exercise, answer, **context) -> None:
     exercise.check(answer, **context)
-    assert exercise.status == "correct"
+    assert exercise.status is Outcome.PASSED
 
 
 def wrong(exercise, answer, words: str, **context) -> str:
     with pytest.raises(CheckFailed, match="Not quite") as failure:
         exercise.check(answer, **context)
     assert words in str(failure.value), str(failure.value)
-    assert exercise.status == "not yet right"
+    assert exercise.status is Outcome.FAILED
     return str(failure.value)
 
 
@@ -61,7 +62,7 @@ CONTEXTS = {
 def test_an_unanswered_exercise_says_not_attempted_and_does_not_stop(name, capsys):
     exercise = all_exercises()[name]
     assert exercise.check(____, **CONTEXTS.get(name, {})) is None  # nothing echoed under the message in a notebook
-    assert "Not attempted yet" in capsys.readouterr().out and exercise.status == "not attempted"
+    assert "Not attempted yet" in capsys.readouterr().out and exercise.status is Outcome.NOT_ATTEMPTED
 
 
 def test_a_list_still_holding_a_blank_is_not_attempted(capsys):
@@ -274,7 +275,7 @@ def test_the_silent_alerts_really_say_nothing_and_each_repair_is_checked_on_the_
         assert not events("prefect.automation.triggered", since=since, resource_id=f"prefect.automation.{found[name].id}"), name
 
     one, two, three = found.values()
-    assert ex02.silent_alerts.check([one, two, three]) is None and ex02.silent_alerts.status == "not attempted"
+    assert ex02.silent_alerts.check([one, two, three]) is None and ex02.silent_alerts.status is Outcome.NOT_ATTEMPTED
 
     def save(automation):
         asyncio.run(automation.aupdate())

@@ -22,6 +22,7 @@ A prediction is not a check: a wrong one is answered and explained, never counte
 from __future__ import annotations
 
 import ast
+import enum
 import hashlib
 import json
 import re
@@ -29,7 +30,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 EVENT_PREFIX = "workshop.check."
-OUTCOMES = ("passed", "failed", "not-attempted")
+
+
+class Outcome(enum.StrEnum):
+    """How a check came out: the events' names (`workshop.check.<outcome>`), the exercises' status, the record."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_ATTEMPTED = "not-attempted"
+
+    @property
+    def mark(self) -> str:
+        """As a learner's summary and record show it."""
+        return {"passed": "✓ done", "failed": "✗ not yet right", "not-attempted": "○ not attempted yet"}[self.value]
+
+
+OUTCOMES = tuple(Outcome)
 PREDICTION_PREFIX = "workshop.prediction."
 PREDICTED = ("right", "wrong", "none")
 HINT_EVENT = "workshop.hint.asked"

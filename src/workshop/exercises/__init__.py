@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..checkpoints import Outcome
 from ..notebook.checks import CheckFailed
 from ..notebook.progress import report, report_hint
 from ..settings import current
@@ -113,7 +114,7 @@ class Exercise:
     solution_code: str  # the whole learner cell, solved (marker line included)
     why: str  # why the solution is right, and what the usual wrong answers miss (Markdown)
     has_cell: bool = True  # False: checked on answers given above (the capstone's play), no cell of its own
-    status: str = "not attempted"  # "not attempted", "correct" or "not yet right", after the last check
+    status: Outcome = Outcome.NOT_ATTEMPTED  # after the last check
     _hints_given: int = field(default=0, repr=False)
 
     def check(self, answer: Any, **context: Any) -> None:
@@ -123,20 +124,20 @@ class Exercise:
                 raise NotAttempted
             self.checker(answer, **context)
         except NotAttempted:
-            self.status = "not attempted"
-            report("not-attempted", self.task, checkpoint=self.checkpoint)
-            record.note("exercise", self.name, "not-attempted")
+            self._came_out(Outcome.NOT_ATTEMPTED, self.task)
             print(NOT_ATTEMPTED.format(task=self.task))
             return
         except (AssertionError, LearnerCodeRaised) as wrong:
-            self.status = "not yet right"
-            report("failed", str(wrong), checkpoint=self.checkpoint)
-            record.note("exercise", self.name, "failed")
+            self._came_out(Outcome.FAILED, str(wrong))
             raise CheckFailed(f"Not quite: {wrong}\n`.hint()` gives a hint, `.solution()` shows an answer.") from None
-        self.status = "correct"
-        report("passed", self.task, checkpoint=self.checkpoint)
-        record.note("exercise", self.name, "passed")
+        self._came_out(Outcome.PASSED, self.task)
         print(f"✓ Correct: {self.task}")
+
+    def _came_out(self, outcome: Outcome, text: str) -> None:
+        """Keep how the check came out, and tell the learner's record and (in a room) the board."""
+        self.status = outcome
+        report(outcome, text, checkpoint=self.checkpoint)
+        record.note("exercise", self.name, outcome)
 
     @property
     def checkpoint(self) -> str:
@@ -145,7 +146,7 @@ class Exercise:
 
     @property
     def passed(self) -> bool:
-        return self.status == "correct"
+        return self.status is Outcome.PASSED
 
     def hint(self, tier: int | None = None) -> None:
         """The next hint (or hint number `tier`), each more specific than the last."""
@@ -175,7 +176,6 @@ def exercise(name: str, task: str, hints: list[str], solution: str, why: str, ce
     return make
 
 
-_MARKS = {"correct": "✓ done", "not attempted": "○ not attempted yet", "not yet right": "✗ not yet right"}
 
 
 def summary(module: Any):
@@ -185,7 +185,7 @@ def summary(module: Any):
     from .predictions import Prediction
 
     exercises = [value for value in vars(module).values() if isinstance(value, Exercise)]
-    rows = "\n".join(f"| `{e.name}` | {e.task} | {_MARKS[e.status]} | {e._hints_given} |" for e in exercises)
+    rows = "\n".join(f"| `{e.name}` | {e.task} | {e.status.mark} | {e._hints_given} |" for e in exercises)
     done = sum(e.passed for e in exercises)
     text = (f"**Your exercises: {done} of {len(exercises)} done**\n\n"
             f"| exercise | what | status | hints seen |\n| --- | --- | --- | --- |\n{rows}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from ..checkpoints import Outcome
 from ..notebook.progress import report, report_hint
 from ..settings import ROOM_USER, Settings, current
 from ..supervisor.prefect_server import ui_url
@@ -101,7 +102,7 @@ class Lab:
         done = sum(step.done for step in steps)
         print("\n".join(step.line() for step in steps))
         print(f"\n{done} of {len(steps)} steps done." + ("" if done == len(steps) else " `ex.lab.hint(N)` helps with step N."))
-        outcome = "passed" if done == len(steps) else "failed" if done else "not-attempted"
+        outcome = Outcome.PASSED if done == len(steps) else Outcome.FAILED if done else Outcome.NOT_ATTEMPTED
         report(outcome, f"the lab: {done} of {len(steps)} steps" + (" (clean-up)" if cleaned else ""), notebook="05",
                checkpoint="ex.lab")
         return steps

@@ -13,15 +13,20 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..checkpoints import OUTCOMES, Outcome
 from ..settings import Settings, current
 
 RECORD_FILE = "record.jsonl"
 NOTEBOOK_MODULES = ("ex00", "ex01", "ex02", "ex03", "ex04")  # the notebooks whose exercises are objects of a module
-STATUS = {"passed": "✓ done", "failed": "✗ not yet right", "not-attempted": "○ not attempted yet", None: "○ not attempted yet"}
 
 
 def _path(settings: Settings) -> Path:
     return settings.home / RECORD_FILE
+
+
+def _outcome(kept: object) -> Outcome:
+    """What the record kept of an exercise, as an outcome: none, or one this version does not know, is not attempted."""
+    return Outcome(kept) if kept in OUTCOMES else Outcome.NOT_ATTEMPTED
 
 
 def note(kind: str, name: str, outcome: str) -> None:
@@ -73,7 +78,7 @@ def rows(settings: Settings | None = None) -> list[dict]:
         for value in sorted(values, key=lambda value: order.get(value.name, len(order))):
             if isinstance(value, Exercise):
                 found.append({"notebook": module_name[2:], "kind": "exercise", "name": value.name, "what": value.task,
-                              "status": STATUS.get(latest.get(("exercise", value.name)), STATUS[None]),
+                              "status": _outcome(latest.get(("exercise", value.name))).mark,
                               "hints seen": hints.get(value.name, 0)})
             elif isinstance(value, Prediction):
                 outcome = latest.get(("prediction", value.name))

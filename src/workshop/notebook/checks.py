@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..checkpoints import Outcome
 from .progress import report
 
 
@@ -19,7 +20,7 @@ def check(condition: object, passed: str, failed: str) -> None:
     In a room, the instructor's progress board hears how it went (`workshop.notebook.progress`).
     """
     if not condition:
-        report("failed", failed)
+        report(Outcome.FAILED, failed)
         raise CheckFailed(failed)
-    report("passed", passed)
+    report(Outcome.PASSED, passed)
     print(f"✓ {passed}")

@@ -119,7 +119,7 @@ class Board:
                     known = notebooks.get(notebook, {}).get("checkpoints")
                     if learner != name or (known and checkpoint not in known):
                         continue  # another learner's, or a check the learner wrote themselves
-                    tally = counts.setdefault(notebook, {"passed": 0, "failed": 0, "not-attempted": 0})
+                    tally = counts.setdefault(notebook, dict.fromkeys(checkpoints.Outcome, 0))
                     tally[outcome] = tally.get(outcome, 0) + 1
                 made = [outcome for (learner, _, _), outcome in self._predictions.items() if learner == name]
                 last = dict(self._last[name])  # titled as the notebook says, where it is one of its checks
@@ -145,7 +145,7 @@ class Board:
             if not LEARNER_NAME.fullmatch(learner) or (notebooks and notebook not in notebooks):
                 continue  # anyone in the room may send such events: a report row is a course notebook's, a learner's
             known = notebooks.get(notebook, {}).get("checkpoints")
-            passed = sum(outcome == "passed" for (who, where, checkpoint), (_, outcome) in self._latest.items()
+            passed = sum(outcome == checkpoints.Outcome.PASSED for (who, where, checkpoint), (_, outcome) in self._latest.items()
                          if who == learner and where == notebook and (not known or checkpoint in known))
             rows.append({"learner": learner, "notebook": notebook, "first check": first, "last check": last,
                          "minutes": round((_moment(last) - _moment(first)).total_seconds() / 60, 1),
