@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from workshop.contract import Faults
 from workshop.errors import SettingsError, WorkshopError
 from workshop.notebook.mock import MockAPI
-from workshop.servers.faults import API_ERROR_MESSAGE, Faults
+from workshop.servers.faults import API_ERROR_MESSAGE
 from workshop.servers.mock_api import make_app
 from workshop.servers.randomuser import FIELDS, NATIONALITIES
 from workshop.settings import Settings

@@ -8,9 +8,8 @@ from collections.abc import Iterator
 
 from .. import settings
 from ..client import ServiceClient
-from ..contract import FAULTS, HEALTH, MOCK_SITES, STATS
+from ..contract import FAULTS, HEALTH, MOCK_SITES, STATS, Faults
 from ..errors import WorkshopError
-from ..servers.faults import Faults
 
 
 def data_api_url() -> str:

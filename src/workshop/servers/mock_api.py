@@ -30,13 +30,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..contract import FAULTS, HEALTH, MOCK_API_ID, STATS
+from ..contract import FAULTS, HEALTH, MOCK_API_ID, STATS, Faults
 from ..contract import MOCK_SITES as SITES
 from ..errors import WorkshopError
 from ..settings import HOST, Settings, load
 from . import recording
 from .fake_users import make_users
-from .faults import API_ERROR_MESSAGE, FaultDraw, Faults
+from .faults import API_ERROR_MESSAGE, FaultDraw
 from .http import (
     LIMITS,
     Guard,
