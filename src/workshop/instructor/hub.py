@@ -34,7 +34,7 @@ from pathlib import Path
 from .. import settings as settings_module
 from ..contract import UI_BASE_IN_HUB
 from ..private import write_private
-from ..settings import LEARNER_NAME, RESERVED_NAMES, Settings
+from ..settings import LEARNER_NAME, RESERVED_NAMES, Settings, variable
 from ..supervisor import course, jupyterhub
 from ..supervisor.service import spare_ports
 from . import jupyterlab
@@ -93,12 +93,10 @@ def learner_environment(settings: Settings, name: str) -> dict[str, str]:
         "WORKSHOP_ROOM": f"http://{settings.host}",
         "WORKSHOP_LEARNER": name,
         "WORKSHOP_ROOM_PASSWORD": settings.room_password.get_secret_value(),
-        "WORKSHOP_PREFECT_PORT": str(settings.prefect_port),
-        "WORKSHOP_MOCK_PORT": str(settings.mock_port),
-        "WORKSHOP_INBOX_PORT": str(settings.inbox_port),
-        # Learners share this machine: each deployment runner (notebook 03) needs a port of its own.
-        "WORKSHOP_RUNNER_PORT": str(runner_port),
-        "WORKSHOP_WORKER_PORT": str(runner_port + 1),
+        **{variable(field): str(getattr(settings, field)) for field in ("prefect_port", "mock_port", "inbox_port")},
+        # Learners share this machine: each deployment runner and worker (notebook 03) needs a port of its own.
+        variable("runner_port"): str(runner_port),
+        variable("worker_port"): str(runner_port + 1),
         "WORKSHOP_HUB_URL": settings.hub_address,
         "PREFECT_UI_URL": settings.hub_address + UI_BASE_IN_HUB,
         "DO_NOT_TRACK": "1",

@@ -23,7 +23,7 @@ import requests
 from ..client import local_session, prefect_session
 from ..contract import HEALTH, INBOX_ID, MOCK_API_ID, MOCK_SITES
 from ..errors import ServiceError, WorkshopError
-from ..settings import HOST, Settings
+from ..settings import HOST, Settings, variable
 from . import jupyterhub, prefect_server, process
 from .service import Health, Report, ServiceSpec, check, check_url, ensure, readiness, silent
 
@@ -65,7 +65,7 @@ def mock_spec(settings: Settings) -> ServiceSpec:
         name="mock-api",
         title="mock randomuser API",
         port=settings.mock_port,
-        port_variable="WORKSHOP_MOCK_PORT",
+        port_field="mock_port",
         url=f"{settings.mock_url}/api/",
         health_url=settings.mock_url + HEALTH,
         is_ours=_identifies_as(MOCK_API_ID),
@@ -85,7 +85,7 @@ def inbox_spec(settings: Settings) -> ServiceSpec:
         name="inbox",
         title="notification inbox",
         port=settings.inbox_port,
-        port_variable="WORKSHOP_INBOX_PORT",
+        port_field="inbox_port",
         url=f"{settings.inbox_url}/",
         health_url=settings.inbox_url + HEALTH,
         is_ours=_identifies_as(INBOX_ID),
@@ -102,7 +102,7 @@ def runner_spec(settings: Settings, script: Path, prefect_api_url: str) -> Servi
         name=RUNNER,
         title="deployment runner",
         port=settings.runner_port,
-        port_variable="WORKSHOP_RUNNER_PORT",
+        port_field="runner_port",
         url=f"http://{HOST}:{settings.runner_port}",
         health_url=f"http://{HOST}:{settings.runner_port}/health",
         is_ours=_runner_answers,
@@ -127,7 +127,7 @@ def worker_spec(settings: Settings, pool: str, folder: Path, prefect_api_url: st
         name=WORKER,
         title=f"process worker of {pool}",
         port=settings.worker_port,
-        port_variable="WORKSHOP_WORKER_PORT",
+        port_field="worker_port",
         url=f"http://{HOST}:{settings.worker_port}",
         health_url=f"http://{HOST}:{settings.worker_port}/health",
         is_ours=_runner_answers,
@@ -329,7 +329,7 @@ def status(settings: Settings) -> list[ServiceStatus]:
             where = urlsplit(spec.health_url)
             health = check_url(where._replace(netloc=f"{where.hostname}:{record.port}").geturl(), record.port, spec.is_ours)
             note = (f"runs on port {record.port}, not {spec.port} as this terminal's settings say: "
-                    f"`export {spec.port_variable}={record.port}` here too")
+                    f"`export {variable(spec.port_field)}={record.port}` here too")
             rows.append(ServiceStatus(spec.name, spec.title, record.url, health.state,
                                       "; ".join(filter(None, [health.detail, note])), record.pid))
             continue
@@ -371,8 +371,8 @@ class Stopped:
 
 def down(settings: Settings) -> list[Stopped]:
     """Stop every process this course folder started, whatever settings started it; carry on past trouble."""
-    names = ["hub", "prefect", "mock-api", "inbox", RUNNER, WORKER]
     with process.exclusive(settings.run_dir, timeout=START_TIMEOUT, what="stopping the course's services"):
+        names = process.recorded_names(settings.run_dir)
         records = [record for name in names if (record := process.live_record(settings.run_dir, name))]
 
         def stop_one(record: process.ProcessRecord) -> Stopped:

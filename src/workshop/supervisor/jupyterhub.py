@@ -78,7 +78,7 @@ def spec(settings: Settings) -> ServiceSpec:
         name="hub",
         title="JupyterHub",
         port=settings.hub_port,
-        port_variable="WORKSHOP_HUB_PORT",
+        port_field="hub_port",
         url=f"{url}/",
         health_url=f"{url}/hub/api/",  # through the proxy: both answer
         is_ours=_answers_as_hub,

@@ -101,7 +101,7 @@ def local_spec(settings: Settings) -> ServiceSpec:
         name="prefect",
         title="Prefect server",
         port=settings.prefect_port,
-        port_variable="WORKSHOP_PREFECT_PORT",
+        port_field="prefect_port",
         url=settings.local_prefect_api_url.removesuffix("/api"),
         health_url=f"{settings.local_prefect_api_url}/health",
         is_ours=_answers_health,

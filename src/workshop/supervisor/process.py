@@ -113,6 +113,11 @@ def read_record(run_dir: Path, name: str) -> ProcessRecord | None:
         return None
 
 
+def recorded_names(run_dir: Path) -> list[str]:
+    """The names of every process the folder of `run_dir` has a record of, whatever settings started it."""
+    return sorted(path.stem for path in run_dir.glob("*.json"))
+
+
 def live_record(run_dir: Path, name: str) -> ProcessRecord | None:
     """The record of `name` if its process runs; a stale record is removed."""
     record = read_record(run_dir, name)

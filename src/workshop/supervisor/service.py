@@ -28,7 +28,7 @@ import requests
 
 from ..client import local_session
 from ..errors import PortBusy, ServiceError, WorkshopTimeout
-from ..settings import HOST, Settings, environment_for_child
+from ..settings import HOST, Settings, environment_for_child, variable
 from ..waiting import wait_for
 from . import process
 from .process import ProcessRecord
@@ -45,7 +45,7 @@ class ServiceSpec:
     name: str  # short name: file names and the CLI
     title: str  # what a person calls it
     port: int
-    port_variable: str  # the environment variable that moves it
+    port_field: str  # the settings field of its port (`variable()` names the environment variable that moves it)
     url: str  # where a person or a client reaches it
     health_url: str
     is_ours: Callable[[requests.Response], bool]  # does this health answer come from this kind of service?
@@ -250,7 +250,7 @@ def busy_port_error(spec: ServiceSpec, detail: str) -> PortBusy:
     return PortBusy(
         f"Cannot start the {spec.title}: {detail}. Another program holds 127.0.0.1:{spec.port}. "
         f"Stop that program, or give the course another port before starting it, e.g. "
-        f"`export {spec.port_variable}={spec.port + 10}` (set it the same way for JupyterLab "
+        f"`export {variable(spec.port_field)}={spec.port + 10}` (set it the same way for JupyterLab "
         f"and for `python -m workshop`).{' ' + spec.foreign_hint if spec.foreign_hint else ''}"
     )
 

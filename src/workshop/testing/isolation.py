@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..settings import PORT_DEFAULTS, variable
 from ..supervisor.service import SPARE_PORTS, spare_ports
 from ..supervisor.service import free_port as free_port  # for a test's own server, which binds it at once
 
@@ -25,8 +26,7 @@ FORGET = ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE", "PREFECT_UI_U
           "PREFECT_API_AUTH_STRING", "WORKSHOP_HUB", "WORKSHOP_HUB_URL", "WORKSHOP_HUB_IDLE_MINUTES")
 
 
-SERVICE_PORTS = ("WORKSHOP_PREFECT_PORT", "WORKSHOP_MOCK_PORT", "WORKSHOP_INBOX_PORT", "WORKSHOP_RUNNER_PORT",
-                 "WORKSHOP_WORKER_PORT", "WORKSHOP_POSTGRES_PORT")
+SERVICE_PORTS = tuple(variable(field) for field in PORT_DEFAULTS if field != "hub_port")
 HUB_PORTS = 3  # WORKSHOP_HUB_PORT and the next two
 _handed_out: set[int] = set()  # ports this process gave a course that may not listen yet
 
@@ -53,14 +53,14 @@ def course_ports() -> dict[str, str]:
     first = spare_ports(count, _own_ports(), _handed_out)
     _handed_out.update(range(first, first + count))
     return {**{name: str(first + offset) for offset, name in enumerate(SERVICE_PORTS)},
-            "WORKSHOP_HUB_PORT": str(first + len(SERVICE_PORTS))}
+            variable("hub_port"): str(first + len(SERVICE_PORTS))}
 
 
 def enter(prefix: str = "workshop-") -> Path:
     """Point this process (and the processes it starts) at a fresh private course. Returns its folder."""
     home = Path(tempfile.mkdtemp(prefix=prefix))
-    for variable in FORGET:
-        os.environ.pop(variable, None)
+    for name in FORGET:
+        os.environ.pop(name, None)
     os.environ.update(
         WORKSHOP_HOME=str(home / "course"),
         PREFECT_HOME=str(home / "prefect-client"),
