@@ -237,7 +237,7 @@ def run_room(database: str, loads: list[int], rounds: int) -> list[dict]:
             os.environ["WORKSHOP_ROOM_PASSWORD"] = uuid.uuid4().hex
             current = settings.reload()
             course.up(current)
-        settings.use_prefect_server(current.local_prefect_api_url)
+        settings.use_prefect_server(current.course_prefect_api_url)
         try:
             prefect_pid = next(row.pid for row in course.status(current) if row.name == "prefect")
             pids = [prefect_pid]

@@ -112,7 +112,7 @@ def test_the_board_counts_each_learners_latest_outcome_per_checkpoint_of_the_not
         event("ann", first, "passed", 3, notebook="03"),  # 02's line is not 03's
     ])
     room_server.append(dict(room_server[0]))  # an event read twice counts once
-    board = Board(settings_module.current().local_prefect_api_url, ("workshop", "secret"), ROOT / "notebooks")
+    board = Board(settings_module.current().course_prefect_api_url, ("workshop", "secret"), ROOT / "notebooks")
     snapshot = board.snapshot()
 
     assert not snapshot["error"]
@@ -137,7 +137,7 @@ def test_events_that_are_not_a_course_checks_are_counted_and_left_out_and_the_bo
         room_server.append(bad)
     room_server.append({**event("cy", first, "passed", 1), "event": checkpoints.EVENT_PREFIX + "exploded"})
     room_server.append({**event("dee", first, "passed", 1), "payload": "not an object"})
-    board = Board(settings_module.current().local_prefect_api_url, ("workshop", "secret"), ROOT / "notebooks")
+    board = Board(settings_module.current().course_prefect_api_url, ("workshop", "secret"), ROOT / "notebooks")
     snapshot = board.snapshot()
     json.dumps(snapshot, allow_nan=False)  # what the board's page reads
     assert [learner["name"] for learner in snapshot["learners"]] == ["ann"]
@@ -151,7 +151,7 @@ def test_predictions_are_counted_apart_from_checks_and_never_make_a_learner_stuc
     room_server.append(event("ann", first, "passed", 5))
     for prediction, outcome, minutes in (("forgets_state", "wrong", 4), ("storm_alerts", "right", 3), ("forgets_state", "right", 2)):
         room_server.append({**event("ann", prediction, outcome, minutes), "event": checkpoints.PREDICTION_PREFIX + outcome})
-    board = Board(settings_module.current().local_prefect_api_url, ("workshop", "secret"), ROOT / "notebooks")
+    board = Board(settings_module.current().course_prefect_api_url, ("workshop", "secret"), ROOT / "notebooks")
     (ann,) = board.snapshot()["learners"]
     assert ann["predictions"] == {"made": 2, "right": 2}  # the latest of each prediction counts
     assert ann["last"]["outcome"] == "passed" and ann["notebooks"]["02"]["failed"] == 0
@@ -187,7 +187,7 @@ def test_the_rooms_report_times_each_learner_per_notebook_with_their_hints_and_p
     asked = [e for e in room_server if e["event"] == checkpoints.HINT_EVENT]
     assert [e["payload"]["checkpoint"] for e in asked] == [exercise.name] * 2 and asked[0]["payload"]["notebook"] == "02"
 
-    board = Board(settings_module.current().local_prefect_api_url, ("workshop", "secret"), ROOT / "notebooks")
+    board = Board(settings_module.current().course_prefect_api_url, ("workshop", "secret"), ROOT / "notebooks")
     timings = board.snapshot()["timings"]
     rows = {row["learner"]: row for row in timings["learners"]}
     assert rows.keys() == {"ann", "bob"}  # no row for a name or notebook that is not the course's

@@ -25,7 +25,7 @@ def test_the_room_file_makes_every_process_of_the_folder_a_learner_and_the_envir
     joined = settings_module.load()
     assert joined.in_room and joined.prefix == "workshop-ann-" and joined.room_auth == ("workshop", "s3cret-_x")
     assert joined.inbox_url == f"http://10.0.0.5:{joined.inbox_port}/ann"
-    assert joined.local_prefect_api_url == f"http://10.0.0.5:{joined.prefect_port}/api"
+    assert joined.course_prefect_api_url == f"http://10.0.0.5:{joined.prefect_port}/api"
     assert (home / "room.env").stat().st_mode & 0o077 == 0  # it holds the password: the owner's alone
     monkeypatch.setenv("WORKSHOP_LEARNER", "bob")
     assert settings_module.load().prefix == "workshop-bob-"
@@ -80,7 +80,7 @@ def test_a_hub_learners_server_is_in_the_room_under_their_name_and_shows_pages_t
         monkeypatch.setenv(name, value)
     ann = settings_module.load()
     assert ann.in_room and ann.prefix == "workshop-ann-" and ann.home == home / "hub" / "learners" / "ann" / ".workshop"
-    assert ann.local_prefect_api_url == f"http://127.0.0.1:{instructor.prefect_port}/api"  # the kernel: the room's server
+    assert ann.course_prefect_api_url == f"http://127.0.0.1:{instructor.prefect_port}/api"  # the kernel: the room's server
     shown = course_for(ann)  # the browser: the hub's address
     assert shown.prefect_ui_url == f"{instructor.hub_address}/prefect"
     assert shown.inbox_url == f"{instructor.hub_address}/inbox/ann/"

@@ -65,7 +65,7 @@ def test_three_services_are_healthy(course, settings):
     rows = workshop.status()
     assert [row.name for row in rows] == ["prefect", "mock-api", "inbox"]
     assert all(row.ok and row.pid for row in rows), rows
-    assert course.prefect_api_url == settings.local_prefect_api_url
+    assert course.prefect_api_url == settings.course_prefect_api_url
     assert os.environ["PREFECT_API_URL"] == course.prefect_api_url
 
 

@@ -247,7 +247,8 @@ class Settings(BaseSettings):
         return f"{scheme}://{self.address}:{port}"
 
     @property
-    def local_prefect_api_url(self) -> str:
+    def course_prefect_api_url(self) -> str:
+        """The course's own Prefect server: the one it runs on this machine, or in a room, the room's."""
         return f"{self._service_url(self.prefect_port)}/api"
 
     @property
@@ -256,7 +257,7 @@ class Settings(BaseSettings):
         if self.in_room:
             return None
         url = self.prefect_api_url
-        return None if url is None or url == self.local_prefect_api_url else url
+        return None if url is None or url == self.course_prefect_api_url else url
 
     @property
     def mock_url(self) -> str:
@@ -429,9 +430,9 @@ def use_prefect_server(api_url: str) -> None:
     _current = load()
     # For files that name things with it, as `prefect deploy` fills in {{ $WORKSHOP_PREFIX }} (prefect.yaml).
     os.environ["WORKSHOP_PREFIX"] = _current.prefix
-    if _current.auth_string and api_url == _current.local_prefect_api_url:
+    if _current.auth_string and api_url == _current.course_prefect_api_url:
         os.environ["PREFECT_API_AUTH_STRING"] = _current.auth_string  # the room's server asks for its password
-    if api_url == _current.local_prefect_api_url and (through := _current.through_jupyter(_current.prefect_port)):
+    if api_url == _current.course_prefect_api_url and (through := _current.through_jupyter(_current.prefect_port)):
         os.environ.setdefault("PREFECT_UI_URL", through)  # the run links Prefect's own log lines print
     import sys
 

@@ -80,8 +80,8 @@ class Lab:
         names = _lab.Names(settings.prefix)
         auth = (f"\n  PREFECT_API_AUTH_STRING={settings.auth_string.replace(settings.room_password.get_secret_value(), '<the room password>')}"
                 if settings.auth_string else "")
-        print(f"Your Prefect server: PREFECT_API_URL={settings.local_prefect_api_url}{auth}\n"
-              f"Prefect UI:          {ui_url(settings, settings.local_prefect_api_url).rstrip('/')}/"
+        print(f"Your Prefect server: PREFECT_API_URL={settings.course_prefect_api_url}{auth}\n"
+              f"Prefect UI:          {ui_url(settings, settings.course_prefect_api_url).rstrip('/')}/"
               + (f"  (log in as {ROOM_USER} with the room's password)" if settings.auth_string else "")
               + f"\nYour inbox:          {settings.inbox_page_url}\n\n"
               f"The values your files start with (paste them at the top of flows.py and alert.py):\n\n"

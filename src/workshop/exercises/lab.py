@@ -123,7 +123,7 @@ def profile(settings: Settings) -> Step:
     except Exception as exc:  # a profiles file the learner broke by hand: say so, not a traceback
         return Step("profile", False, title, f"Prefect could not read your profiles: {exc}")
     chosen = profile.to_environment_variables()
-    wanted = settings.local_prefect_api_url
+    wanted = settings.course_prefect_api_url
     url = chosen.get("PREFECT_API_URL")
     if not _same_server(url, wanted):
         told = f"it sets PREFECT_API_URL={url}" if url else "it does not set PREFECT_API_URL"
@@ -359,10 +359,10 @@ def judge(settings: Settings, *, cleaned: bool = False) -> list[Step]:
     from ..settings import use_prefect_server
 
     first = profile(settings)  # before this process points its own Prefect client at the course's server
-    use_prefect_server(settings.local_prefect_api_url)
+    use_prefect_server(settings.course_prefect_api_url)
     with get_client(sync_client=True) as client:
         if client.api_healthcheck() is not None:  # the exception it met, or None when the server answered
             where = "ask the instructor" if settings.in_room else "`python -m workshop up` starts it"
-            raise WorkshopError(f"The course's Prefect server at {settings.local_prefect_api_url} is not answering: {where}.")
+            raise WorkshopError(f"The course's Prefect server at {settings.course_prefect_api_url} is not answering: {where}.")
         found = Judge(settings, client, Names(settings.prefix))
         return [found.cleaned()] if cleaned else [first, *(step(found) for step in STEPS)]

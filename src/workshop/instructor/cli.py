@@ -214,7 +214,7 @@ def cmd_classroom(args: argparse.Namespace, settings: Settings) -> int:
     rows = course.status(settings)
     _print_status(rows)
     hub = settings.hub_address
-    ui = f"{hub}/prefect" if hub else settings.local_prefect_api_url.removesuffix("/api")
+    ui = f"{hub}/prefect" if hub else settings.course_prefect_api_url.removesuffix("/api")
     inbox = f"{hub}/inbox" if hub else settings.inbox_url
     print(f"\nPrefect UI: {ui}/  (its login box: {settings_module.ROOM_USER}:the room's password)\n"
           f"Inbox:      {inbox}/  (every learner's messages)\n"
@@ -238,7 +238,7 @@ def _room_report(settings: Settings, output: Path) -> int:
     from ..servers.board import Board, timings_csv
 
     notebooks = settings_module.COURSE_ROOT / "notebooks" if settings_module.COURSE_ROOT else None
-    board = Board(settings.local_prefect_api_url, settings.room_auth, notebooks).snapshot()
+    board = Board(settings.course_prefect_api_url, settings.room_auth, notebooks).snapshot()
     if board["error"] and not board["learners"]:
         print(f"error: {board['error']}", file=sys.stderr)
         return 1

@@ -155,7 +155,7 @@ def join(settings: Settings, room_url: str, name: str, *, password: str | None =
 
 def _ui_behind_hub(room: Settings) -> str | None:
     """The room's Prefect UI if it is under /prefect/ (a room with a hub serves it there), else None: at the root."""
-    server = room.local_prefect_api_url.removesuffix("/api")
+    server = room.course_prefect_api_url.removesuffix("/api")
     try:
         # Not followed: a room without its hub sends /prefect/... on to its root (prefect_app.UIMoved).
         answer = requests.get(f"{server}{UI_BASE_IN_HUB}/ui-settings", timeout=10, allow_redirects=False)

@@ -106,7 +106,7 @@ def _post(name: str, notebook: str, checkpoint: str, text: str, title: str) -> N
     }
     _start_sender()
     try:
-        _outbox.put_nowait((f"{settings.local_prefect_api_url}/events", settings.room_auth, event))
+        _outbox.put_nowait((f"{settings.course_prefect_api_url}/events", settings.room_auth, event))
     except queue.Full:
         pass  # the room's server has not taken anything for a long while: the checks go on without the board
 

@@ -20,7 +20,7 @@ class PrefectREST:
 
     def __init__(self, api_url: str | None = None):
         current = settings.current()
-        self.api = (api_url or current.prefect_api_url or current.local_prefect_api_url).rstrip("/")
+        self.api = (api_url or current.prefect_api_url or current.course_prefect_api_url).rstrip("/")
         # The same retries as Prefect's own client (a busy server answers 503 or 429 for a moment), no proxy for a
         # server on this machine.
         self.session = prefect_session()

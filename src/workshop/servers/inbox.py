@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     if settings.hosts_room:  # a room's inbox also serves its progress board, read from the room's Prefect server
         from ..settings import COURSE_ROOT
 
-        board = Board(settings.local_prefect_api_url, settings.room_auth, COURSE_ROOT / "notebooks" if COURSE_ROOT else None)
+        board = Board(settings.course_prefect_api_url, settings.room_auth, COURSE_ROOT / "notebooks" if COURSE_ROOT else None)
     serve_app(make_app(settings, database, board=board), args.host, settings.inbox_port,
               f"notification inbox on http://{args.host}:{settings.inbox_port}/ ({database})")
 

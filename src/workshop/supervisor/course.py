@@ -194,7 +194,7 @@ class Course:
 
 
 def course_for(settings: Settings, started: list[str] | None = None) -> Course:
-    api_url = settings.external_prefect_api_url or settings.local_prefect_api_url
+    api_url = settings.external_prefect_api_url or settings.course_prefect_api_url
     return Course(
         prefect_api_url=api_url,
         prefect_ui_url=prefect_server.ui_url(settings, api_url),
@@ -273,10 +273,10 @@ def require_room(settings: Settings) -> None:
                 "To work on this laptop alone again: `python -m workshop leave`."
             )
     try:
-        answer = prefect_session().get(f"{settings.local_prefect_api_url}/admin/version", auth=settings.room_auth,
+        answer = prefect_session().get(f"{settings.course_prefect_api_url}/admin/version", auth=settings.room_auth,
                                        timeout=10)
     except requests.RequestException as trouble:
-        raise ServiceError(f"The room's Prefect server at {settings.local_prefect_api_url} stopped answering: {trouble}") from None
+        raise ServiceError(f"The room's Prefect server at {settings.course_prefect_api_url} stopped answering: {trouble}") from None
     if answer.status_code == 401:
         raise ServiceError("The room's Prefect server refuses this course folder's password: join again with the line "
                            "the instructor gives (`python -m workshop join ...`).")

@@ -31,7 +31,7 @@ def create_encryption_key(settings: Settings) -> None:
     """Have the server make its key for block secrets now, before anyone saves a block: Prefect 3.9.1 makes it in
     the first save, and concurrent first saves then fail (docs/upstream.md). Saving one anonymous block document
     makes the key; anonymous documents emit no event and the UI lists none."""
-    api, auth = settings.local_prefect_api_url, settings.room_auth
+    api, auth = settings.course_prefect_api_url, settings.room_auth
     http = prefect_session()
 
     def answer(response: requests.Response):
@@ -102,15 +102,15 @@ def local_spec(settings: Settings) -> ServiceSpec:
         title="Prefect server",
         port=settings.prefect_port,
         port_field="prefect_port",
-        url=settings.local_prefect_api_url.removesuffix("/api"),
-        health_url=f"{settings.local_prefect_api_url}/health",
+        url=settings.course_prefect_api_url.removesuffix("/api"),
+        health_url=f"{settings.course_prefect_api_url}/health",
         is_ours=_answers_health,
         # Prefect's server app, as `prefect server start` serves it, with the course's guard (servers.prefect).
         command=[sys.executable, "-m", "workshop.servers.prefect_app", "--host", settings.host,
                  "--port", str(settings.prefect_port)],
         own_env={
             "PREFECT_HOME": str(settings.prefect_home),
-            "PREFECT_API_URL": settings.local_prefect_api_url,
+            "PREFECT_API_URL": settings.course_prefect_api_url,
             # Offline laptops: no telemetry attempts, no error in the log about them.
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
@@ -136,7 +136,7 @@ def local_spec(settings: Settings) -> ServiceSpec:
             f"`export PREFECT_API_URL=http://{HOST}:{settings.prefect_port}/api` instead."
         ),
         after_start=lambda: create_encryption_key(settings),
-        ready_url=f"{settings.local_prefect_api_url}/ready",
+        ready_url=f"{settings.course_prefect_api_url}/ready",
         unready_hint=("Tell the instructor: the room's PostgreSQL may have stopped." if settings.in_room else
                       "`python -m workshop classroom up` starts the room's PostgreSQL again." if settings.hosts_room else
                       "Start the database WORKSHOP_DATABASE_URL names." if settings.database_url else ""),
@@ -170,5 +170,5 @@ def require_external(settings: Settings) -> None:
 
 def ui_url(settings: Settings, api_url: str) -> str:
     """Where the browser opens the UI of the server at `api_url`."""
-    through = settings.through_jupyter(settings.prefect_port) if api_url == settings.local_prefect_api_url else None
+    through = settings.through_jupyter(settings.prefect_port) if api_url == settings.course_prefect_api_url else None
     return settings.prefect_ui_url or through or api_url.removesuffix("/api")
