@@ -35,7 +35,7 @@ from typing import Any
 
 from ..checkpoints import Outcome
 from ..notebook.checks import CheckFailed
-from ..notebook.progress import report, report_hint
+from ..notebook.progress import report_check, report_hint
 from ..settings import current
 from . import record
 
@@ -136,7 +136,7 @@ class Exercise:
     def _came_out(self, outcome: Outcome, text: str) -> None:
         """Keep how the check came out, and tell the learner's record and (in a room) the board."""
         self.status = outcome
-        report(outcome, text, checkpoint=self.checkpoint)
+        report_check(outcome, text, checkpoint=self.checkpoint)
         record.note("exercise", self.name, outcome)
 
     @property

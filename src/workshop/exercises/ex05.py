@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from ..checkpoints import Outcome
-from ..notebook.progress import report, report_hint
+from ..notebook.progress import report_check, report_hint
 from ..settings import ROOM_USER, Settings, current
 from ..supervisor.prefect_server import ui_url
 from . import lab as _lab
@@ -103,7 +103,7 @@ class Lab:
         print("\n".join(step.line() for step in steps))
         print(f"\n{done} of {len(steps)} steps done." + ("" if done == len(steps) else " `ex.lab.hint(N)` helps with step N."))
         outcome = Outcome.PASSED if done == len(steps) else Outcome.FAILED if done else Outcome.NOT_ATTEMPTED
-        report(outcome, f"the lab: {done} of {len(steps)} steps" + (" (clean-up)" if cleaned else ""), notebook="05",
+        report_check(outcome, f"the lab: {done} of {len(steps)} steps" + (" (clean-up)" if cleaned else ""), notebook="05",
                checkpoint="ex.lab")
         return steps
 

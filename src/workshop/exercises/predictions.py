@@ -22,7 +22,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
-from ..notebook.progress import report
+from ..notebook.progress import report_check
 from . import is_blank, record
 
 _MARKER = re.compile(r"^# prediction: (\w+)\s*$")
@@ -74,7 +74,7 @@ class Prediction:
             self.outcome, said = "right", f"✓ **You predicted {guess!r}, and so it was.**"
         else:
             self.outcome, said = "wrong", f"**You predicted {guess!r}; the server's answer: {actual!r}.** Here is why:"
-        report(self.outcome, f"{self.name}: predicted {guess!r}, it was {actual!r}", prediction=self.name)
+        report_check(self.outcome, f"{self.name}: predicted {guess!r}, it was {actual!r}", prediction=self.name)
         record.note("prediction", self.name, self.outcome)
         display(Markdown(f"{said}\n\n{self.why}"))
 

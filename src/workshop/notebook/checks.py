@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..checkpoints import Outcome
-from .progress import report
+from .progress import report_check
 
 
 class CheckFailed(AssertionError):
@@ -20,7 +20,7 @@ def check(condition: object, passed: str, failed: str) -> None:
     In a room, the instructor's progress board hears how it went (`workshop.notebook.progress`).
     """
     if not condition:
-        report(Outcome.FAILED, failed)
+        report_check(Outcome.FAILED, failed)
         raise CheckFailed(failed)
-    report(Outcome.PASSED, passed)
+    report_check(Outcome.PASSED, passed)
     print(f"✓ {passed}")

@@ -1,6 +1,6 @@
 """The progress board, a kernel's side: in a room, each check tells the room's Prefect server how it went.
 
-`check()` and an exercise's `.check()` call `report(...)`, its `.hint()` `report_hint(...)`. In a room it sends
+`check()` and an exercise's `.check()` call `report_check(...)`, its `.hint()` `report_hint(...)`. In a room it sends
 one Prefect event (`workshop.check.passed`, `.failed` or `.not-attempted`; see
 `workshop.checkpoints`) to the room's server with Prefect's REST API,
 `POST /api/events`, where the instructor's board reads it. On a laptop nothing
@@ -69,7 +69,7 @@ def _running_check(frame: FrameType | None, text: str) -> tuple[str, str]:
     return point.key, point.title
 
 
-def report(outcome: str, text: str, *, prediction: str | None = None, notebook: str | None = None,
+def report_check(outcome: str, text: str, *, prediction: str | None = None, notebook: str | None = None,
            checkpoint: str | None = None) -> None:
     """Tell the room's server that the check being run came out as `outcome` (see checkpoints.OUTCOMES), or that the
     learner's `prediction` (its name) was right, wrong or not made (checkpoints.PREDICTED). An exercise's check
