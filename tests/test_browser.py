@@ -113,17 +113,23 @@ def lab(course, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def playwright():
+    """One Playwright for the module: its sync API runs one per thread."""
     from playwright.sync_api import sync_playwright
 
     shutil.rmtree(ARTIFACTS, ignore_errors=True)  # this run's screenshots only
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True, args=FLAGS,
-            viewport={"width": 1400, "height": 1000},
-        )
-        yield context
-        context.close()
+    with sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(playwright, tmp_path_factory):
+    context = playwright.chromium.launch_persistent_context(
+        str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True, args=FLAGS,
+        viewport={"width": 1400, "height": 1000},
+    )
+    yield context
+    context.close()
 
 
 def run_all(browser, lab, notebook: str, while_running=None):
@@ -461,7 +467,7 @@ print(course.prefect_ui_url, course.inbox_url, run, sep="\\n")
 
 
 @pytest.mark.slow  # a course and a JupyterLab of its own
-def test_through_a_remote_jupyterlabs_address_the_ui_shows_the_run_and_the_inbox_its_alert(tmp_path):
+def test_through_a_remote_jupyterlabs_address_the_ui_shows_the_run_and_the_inbox_its_alert(playwright, tmp_path):
     """Binder, say: the browser reaches JupyterLab at a host the course does not know, under /user/NAME/, and nothing
     else of the machine. The course's links go through JupyterLab's proxy (jupyter-server-proxy): the inbox page
     there shows the alert, and its run link opens the run in the Prefect UI, through the same proxy."""
@@ -477,8 +483,6 @@ def test_through_a_remote_jupyterlabs_address_the_ui_shows_the_run_and_the_inbox
              f"--IdentityProvider.token={token}", "--ServerApp.base_url=/user/ann/",
              "--ServerApp.allow_remote_access=True", f"--ServerApp.root_dir={tmp_path}"],
             stdout=log, stderr=subprocess.STDOUT, env=env)
-    from playwright.sync_api import sync_playwright
-
     lab = f"http://lab.example:{port}"  # what the browser calls it; Chromium's resolver maps it to 127.0.0.1
     try:
         wait_for(lambda: _answers(lab_process, f"http://127.0.0.1:{port}/user/ann/api/status?token={token}", log_path),
@@ -489,28 +493,27 @@ def test_through_a_remote_jupyterlabs_address_the_ui_shows_the_run_and_the_inbox
         ui, inbox, run = made.stdout.split()[-3:]
         assert ui == f"/user/ann/proxy/absolute/{env['WORKSHOP_PREFECT_PORT']}", ui
         assert inbox == f"/user/ann/proxy/absolute/{env['WORKSHOP_INBOX_PORT']}/", inbox
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                 args=[*FLAGS, "--host-resolver-rules=MAP lab.example 127.0.0.1"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            try:
-                page.goto(f"{lab}/user/ann/lab?token={token}")  # logs in to JupyterLab, as its link does
-                page.goto(lab + inbox)
-                page.get_by_text("Hello through JupyterLab").first.wait_for(timeout=30_000)
-                ARTIFACTS.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(ARTIFACTS / "through-jupyter-inbox.png"))
-                page.get_by_text("Hello through JupyterLab").first.click()  # its details: the run link
-                with page.expect_popup() as opened:
-                    page.get_by_text("open the flow run").first.click()
-                ui_page = opened.value
-                ui_page.get_by_text("workshop-through-jupyter").first.wait_for(timeout=60_000)
-                assert ui_page.url.startswith(f"{lab}{ui}/runs/flow-run/{run}"), ui_page.url
-                ui_page.screenshot(path=str(ARTIFACTS / "through-jupyter-run.png"))
-            except Exception:
-                keep_evidence(page, "through-jupyter", ARTIFACTS)
-                raise
-            finally:
-                browser.close()
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=[*FLAGS, "--host-resolver-rules=MAP lab.example 127.0.0.1"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{lab}/user/ann/lab?token={token}")  # logs in to JupyterLab, as its link does
+            page.goto(lab + inbox)
+            page.get_by_text("Hello through JupyterLab").first.wait_for(timeout=30_000)
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "through-jupyter-inbox.png"))
+            page.get_by_text("Hello through JupyterLab").first.click()  # its details: the run link
+            with page.expect_popup() as opened:
+                page.get_by_text("open the flow run").first.click()
+            ui_page = opened.value
+            ui_page.get_by_text("workshop-through-jupyter").first.wait_for(timeout=60_000)
+            assert ui_page.url.startswith(f"{lab}{ui}/runs/flow-run/{run}"), ui_page.url
+            ui_page.screenshot(path=str(ARTIFACTS / "through-jupyter-run.png"))
+        except Exception:
+            keep_evidence(page, "through-jupyter", ARTIFACTS)
+            raise
+        finally:
+            browser.close()
     finally:
         lab_process.terminate()
         lab_process.wait(timeout=30)
