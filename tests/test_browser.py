@@ -450,14 +450,18 @@ def test_the_labs_ui_step_made_in_the_prefect_ui_is_seen_by_the_checker(browser,
 THROUGH_JUPYTER_SCRIPT = """
 import requests
 import workshop
-from prefect import flow
+from prefect import flow, task
 from prefect.utilities.urls import url_for
 
 course = workshop.start()
 
+@task
+def fetch(page: int) -> int:
+    return page
+
 @flow(name="workshop-through-jupyter")
 def hello() -> int:
-    return 1
+    return sum(fetch.map(range(3)).result())  # tasks, for the run's graph in the screenshot
 
 run = hello(return_state=True).state_details.flow_run_id
 link = url_for("flow-run", obj_id=run)  # as the alerts' {{ flow_run|ui_url }} makes it: Prefect's PREFECT_UI_URL

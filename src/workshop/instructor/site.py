@@ -30,7 +30,7 @@ SCREENSHOTS = {  # what the browser tests leave under test-artifacts/, in the or
     "browser/lab-ui-automation.png": "The lab's step 7: an automation made with the Prefect UI's Custom trigger",
     "browser/progress_board.png": "A room's progress board: each learner, their latest check, who is stuck",
     "browser/through-jupyter-inbox.png": "The inbox page through a remote JupyterLab's address (Binder, say)",
-    "browser/through-jupyter-run.png": "A flow run in the Prefect UI, opened from the alert's link, through JupyterLab",
+    "browser/through-jupyter-run.png": "A flow run and its task graph in the Prefect UI, opened from the alert's link",
 }
 
 
