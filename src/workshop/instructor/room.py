@@ -20,6 +20,7 @@ import requests
 from pydantic import ValidationError
 
 from .. import settings as settings_module
+from ..client import prefect_session
 from ..contract import UI_BASE_IN_HUB
 from ..errors import SettingsError, WorkshopError
 from ..private import write_private
@@ -158,7 +159,7 @@ def _ui_behind_hub(room: Settings) -> str | None:
     server = room.course_prefect_api_url.removesuffix("/api")
     try:
         # Not followed: a room without its hub sends /prefect/... on to its root (prefect_app.UIMoved).
-        answer = requests.get(f"{server}{UI_BASE_IN_HUB}/ui-settings", timeout=10, allow_redirects=False)
+        answer = prefect_session().get(f"{server}{UI_BASE_IN_HUB}/ui-settings", timeout=10, allow_redirects=False)
     except requests.RequestException:
         return None
     return server + UI_BASE_IN_HUB if answer.status_code == 200 else None
