@@ -125,6 +125,7 @@ def test_the_dev_container_installs_as_the_readme_says_and_opens_the_course_on_t
     start = shlex.split(container["postStartCommand"].split(">")[0].removeprefix("nohup "))  # kept when the shell ends
     assert start[:4] == [".venv/bin/python", "-m", "workshop", "lab"] and "--no-browser" in start
     assert start[start.index("--port") + 1] == str(JUPYTERLAB_PORT)  # the port the Codespaces link rule names
+    assert "${CODESPACES:+--IdentityProvider.token=}" in start  # no token only where GitHub keeps the port private
     ports = [JUPYTERLAB_PORT, PORT_DEFAULTS["prefect_port"], PORT_DEFAULTS["inbox_port"]]
     assert container["forwardPorts"] == ports
     assert all(container["portsAttributes"][str(port)]["label"] for port in ports)
