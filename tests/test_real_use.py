@@ -4,6 +4,7 @@ two terminals at once, `reset` from a script, the instructor's commands."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -215,10 +216,13 @@ def test_a_kernel_shows_course_errors_and_exercise_feedback_as_messages_only():
     assert "Not attempted yet" in shown(blank)
 
 
-def test_settings_are_read_by_one_module():
-    """`os.environ` is read in the settings module; elsewhere only where a child's environment is built."""
+def test_settings_are_read_by_one_module_and_written_by_one():
+    """`os.environ` is read in the settings module, which never writes it; it is written where this process's
+    Prefect is pointed at a server, and by the tests' private course."""
     package = ROOT / "src" / "workshop"
-    readers = sorted(str(path.relative_to(package)) for path in package.rglob("*.py") if "os.environ" in path.read_text())
-    assert readers == ["settings.py", "testing/isolation.py"], readers
+    users = sorted(str(path.relative_to(package)) for path in package.rglob("*.py") if "os.environ" in path.read_text())
+    assert users == ["prefect_client.py", "settings.py", "testing/isolation.py"], users
+    writes = re.compile(r"os\.environ(\[[^\]]+\]\s*=[^=]|\.(setdefault|update|pop|clear)\()")
+    assert not writes.search((package / "settings.py").read_text())
     assert settings_module.environment_for_child(settings_module.load())["WORKSHOP_HOME"]
     assert supervisor.RUNNER == "deployments"

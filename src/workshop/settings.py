@@ -418,31 +418,6 @@ def reload() -> Settings:
     return _current
 
 
-def use_prefect_server(api_url: str) -> None:
-    """Point this process's Prefect client, and the processes it starts, at `api_url`.
-
-    Prefect reads PREFECT_API_URL from the environment; a kernel has no other
-    place to keep it between cells, and flows it serves inherit it from here.
-    """
-    global _current
-    os.environ["PREFECT_API_URL"] = api_url
-    os.environ.setdefault("DO_NOT_TRACK", "1")  # the course runs offline: no usage data from this kernel's Prefect
-    _current = load()
-    # For files that name things with it, as `prefect deploy` fills in {{ $WORKSHOP_PREFIX }} (prefect.yaml).
-    os.environ["WORKSHOP_PREFIX"] = _current.prefix
-    if _current.auth_string and api_url == _current.course_prefect_api_url:
-        os.environ["PREFECT_API_AUTH_STRING"] = _current.auth_string  # the room's server asks for its password
-    if api_url == _current.course_prefect_api_url and (through := _current.through_jupyter(_current.prefect_port)):
-        os.environ.setdefault("PREFECT_UI_URL", through)  # the run links Prefect's own log lines print
-    import sys
-
-    if "prefect.context" in sys.modules:
-        # Prefect reads its settings once, at import; tell it the URL changed.
-        from prefect.context import refresh_global_settings_context
-
-        refresh_global_settings_context()
-
-
 def environment_for_child(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a process the course starts: this one's, with the settings made explicit."""
     env = dict(os.environ)

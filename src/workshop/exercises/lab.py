@@ -356,7 +356,7 @@ def judge(settings: Settings, *, cleaned: bool = False) -> list[Step]:
     """Every step of the lab, as the course's Prefect server shows it now (or, with `cleaned`, the clean-up only)."""
     from prefect.client.orchestration import get_client
 
-    from ..settings import use_prefect_server
+    from ..prefect_client import use_prefect_server
 
     first = profile(settings)  # before this process points its own Prefect client at the course's server
     use_prefect_server(settings.course_prefect_api_url)

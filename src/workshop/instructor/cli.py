@@ -94,8 +94,10 @@ def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
             print("Nothing changed.")
             return 1
     started = course.up(settings, report=print)
-    settings_module.use_prefect_server(started.prefect_api_url)
+    from ..prefect_client import use_prefect_server
     from .reset import reset
+
+    use_prefect_server(started.prefect_api_url)
 
     for kind, names in reset(settings_module.current()).items():
         print(f"{kind}: {', '.join(names) if names else 'none'}")

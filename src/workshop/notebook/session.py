@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import settings
+from ..prefect_client import use_prefect_server
 from ..supervisor import course
 from ..supervisor.course import Course, ServiceStatus
 
@@ -16,7 +17,7 @@ def start() -> Course:
     """
     current = settings.reload()
     started = course.up(current, report=print)
-    settings.use_prefect_server(started.prefect_api_url)
+    use_prefect_server(started.prefect_api_url)
     return started
 
 
