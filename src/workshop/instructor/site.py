@@ -79,6 +79,7 @@ html_theme = "sphinx_book_theme"
 html_title = project
 html_theme_options = {{"announcement": {announcement!r}, "show_toc_level": 2}}
 nb_execution_mode = "off"  # the outputs are a real run's, against the course's own services
+nb_render_markdown_format = "myst"  # a cell's Markdown output (the course's services table) with its tables
 myst_enable_extensions = ["colon_fence"]
 myst_heading_anchors = 3
 # A cell's `!command` lines are IPython's, which Pygments' Python lexer refuses; it then highlights them plainly.
@@ -116,10 +117,12 @@ def build(root: Path, executed: Path, out: Path, *, screenshots: Path | None = N
         announcement = f"Run the course yourself: <a href='{html.escape(launch_url)}'>{html.escape(launch_url)}</a>" \
             if launch_url else ""
         (source / "conf.py").write_text(CONF.format(announcement=announcement))
-        shutil.rmtree(out, ignore_errors=True)
+        built = source / "_build" / "html"  # MyST-NB writes beside the output folder: this way, in the temporary one
         # -W: a broken cross-reference or a page outside the table of contents is an error, not a warning.
-        if build_main(["-b", "html", "-q", "-W", "--keep-going", str(source), str(out)]) != 0:
-            raise WorkshopError(f"The site did not build: Sphinx's messages are above. ({source} was its source.)")
+        if build_main(["-b", "html", "-q", "-W", "--keep-going", str(source), str(built)]) != 0:
+            raise WorkshopError("The site did not build: Sphinx's messages are above.")
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.copytree(built, out)
     broken = broken_links(out)
     if broken:
         raise WorkshopError("The site links to pages or files it does not have:\n" + "\n".join(broken[:20]))
