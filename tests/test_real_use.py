@@ -16,8 +16,7 @@ import pytest
 import requests
 
 from workshop import settings as settings_module
-from workshop.supervisor import course as supervisor
-from workshop.supervisor import process
+from workshop.supervisor import process, specs
 from workshop.testing.isolation import free_port
 from workshop.waiting import wait_for
 
@@ -225,4 +224,4 @@ def test_settings_are_read_by_one_module_and_written_by_one():
     writes = re.compile(r"os\.environ(\[[^\]]+\]\s*=[^=]|\.(setdefault|update|pop|clear)\()")
     assert not writes.search((package / "settings.py").read_text())
     assert settings_module.environment_for_child(settings_module.load())["WORKSHOP_HOME"]
-    assert supervisor.RUNNER == "deployments"
+    assert specs.RUNNER == "deployments"

@@ -17,7 +17,7 @@ import requests
 
 from workshop import Inbox, MockAPI
 from workshop.supervisor import course as supervisor
-from workshop.supervisor import process, service
+from workshop.supervisor import process, service, specs
 from workshop.supervisor.service import check
 from workshop.waiting import wait_for
 
@@ -104,7 +104,7 @@ def test_broken_records_are_quarantined_with_reasons_and_none_is_lost(pipeline):
 
 
 def test_a_killed_service_is_reported_and_up_brings_it_back(course, settings):
-    spec = supervisor.mock_spec(settings)
+    spec = specs.mock_spec(settings)
     os.kill(process.live_record(settings.run_dir, "mock-api").pid, signal.SIGKILL)
     wait_for(lambda: not check(spec).ok, timeout=10, what="the mock to be gone")
     assert {row.name: row.state for row in supervisor.status(settings)}["mock-api"] == "down"

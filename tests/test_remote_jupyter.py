@@ -23,7 +23,8 @@ from workshop.instructor.jupyterlab import lab_command
 from workshop.servers import inbox
 from workshop.settings import JUPYTERLAB_PORT, PORT_DEFAULTS, Settings
 from workshop.supervisor import prefect_server
-from workshop.supervisor.course import course_for, inbox_spec
+from workshop.supervisor.course import course_for
+from workshop.supervisor.specs import inbox_spec
 from workshop.testing.serving import Served
 
 ROOT = Path(__file__).resolve().parents[1]

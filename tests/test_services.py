@@ -17,7 +17,7 @@ import requests
 from workshop import settings as settings_module
 from workshop.errors import PortBusy, SettingsError
 from workshop.supervisor import course as supervisor
-from workshop.supervisor import process
+from workshop.supervisor import process, specs
 from workshop.supervisor.prefect_server import local_spec
 from workshop.supervisor.service import State, check, ensure, plan
 from workshop.testing import isolation
@@ -139,7 +139,7 @@ def test_down_works_when_the_disk_is_full(tmp_path):
 
 def test_a_service_can_be_stopped_and_started_again(own_home):
     settings = settings_module.load()
-    spec = supervisor.mock_spec(settings)
+    spec = specs.mock_spec(settings)
     with process.exclusive(settings.run_dir, timeout=30, what="the test"):
         assert ensure(spec, settings) is True
         assert ensure(spec, settings) is False  # idempotent
@@ -149,7 +149,7 @@ def test_a_service_can_be_stopped_and_started_again(own_home):
     assert check(spec).state == "down" and process.live_record(settings.run_dir, "mock-api") is None
 
 
-@pytest.mark.parametrize("make_spec, variable", [(local_spec, "WORKSHOP_PREFECT_PORT"), (supervisor.inbox_spec, "WORKSHOP_INBOX_PORT")])
+@pytest.mark.parametrize("make_spec, variable", [(local_spec, "WORKSHOP_PREFECT_PORT"), (specs.inbox_spec, "WORKSHOP_INBOX_PORT")])
 def test_a_port_held_by_another_program_is_explained(monkeypatch, serve_in_thread, free_port, tmp_path, make_spec, variable):
     monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path))
     serve_in_thread(ThreadingHTTPServer(("127.0.0.1", free_port), NotFound))
@@ -238,7 +238,7 @@ def test_a_service_started_with_other_settings_is_replaced(own_home, monkeypatch
     again = supervisor.up(settings_module.load(), report=said.append)
     assert again.started == ["mock randomuser API"]  # the fixture changed: restarted with it; the inbox stays
     assert any("runs with other settings" in line for line in said)
-    health = requests.get(supervisor.mock_spec(settings_module.load()).health_url, timeout=5).json()
+    health = requests.get(specs.mock_spec(settings_module.load()).health_url, timeout=5).json()
     assert health["fixture"] == str(FIXTURE)
 
 
@@ -264,7 +264,7 @@ def test_a_stale_record_never_points_at_an_unrelated_process(own_home):
         settings.run_dir.mkdir(parents=True)
         process.record_path(settings.run_dir, "mock-api").write_text(json.dumps({
             "pid": stranger.pid, "create_time": psutil.Process(stranger.pid).create_time() - 3600,
-            "command": supervisor.mock_spec(settings).command, "port": settings.mock_port, "url": "x", "title": "mock",
+            "command": specs.mock_spec(settings).command, "port": settings.mock_port, "url": "x", "title": "mock",
         }))
         assert process.live_record(settings.run_dir, "mock-api") is None
         assert supervisor.up(settings).started == ["mock randomuser API", "notification inbox"]

@@ -43,6 +43,17 @@ def block_id():
     return in_thread(inbox().asave_block(f"{settings.current().prefix}exercise-inbox", channel=CHANNEL))
 
 
+def with_client(call: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+    """`await call(client)` with a Prefect client of this kernel's server, on the checks' own thread."""
+    async def run() -> T:
+        from prefect.client.orchestration import get_client
+
+        async with get_client() as client:
+            return await call(client)
+
+    return in_thread(run())
+
+
 def save(automation):
     """Create or update the learner's automation (by name), enabled."""
     automation.enabled = True
@@ -52,27 +63,18 @@ def save(automation):
 def save_fresh(automation):
     """Create the learner's automation anew (removing any of its name), enabled: a new automation has no window
     left open by earlier firings, which an update keeps."""
-    async def replace():
-        from prefect.client.orchestration import get_client
-
-        async with get_client() as client:
-            for old in await client.read_automations_by_name(automation.name):
-                await client.delete_automation(old.id)
+    async def replace(client):
+        for old in await client.read_automations_by_name(automation.name):
+            await client.delete_automation(old.id)
         automation.enabled = True
         await automation.acreate()
         return automation
 
-    return in_thread(replace())
+    return with_client(replace)
 
 
 def pause(automation_id) -> None:
-    async def disable():
-        from prefect.client.orchestration import get_client
-
-        async with get_client() as client:
-            await client.pause_automation(automation_id)
-
-    in_thread(disable())
+    with_client(lambda client: client.pause_automation(automation_id))
 
 
 def run_in_thread(function: Callable[[], Any]) -> Any:
@@ -175,13 +177,7 @@ def automations_named(name: str) -> list:
 
 
 def resume(automation_id) -> None:
-    async def enable():
-        from prefect.client.orchestration import get_client
-
-        async with get_client() as client:
-            await client.resume_automation(automation_id)
-
-    in_thread(enable())
+    with_client(lambda client: client.resume_automation(automation_id))
 
 
 def run_deployment(deployment_id, *, tags: list[str] | None = None, **parameters):
@@ -195,38 +191,27 @@ def run_deployment(deployment_id, *, tags: list[str] | None = None, **parameters
 
 def cancel_unfinished(run_ids) -> None:
     """Cancel the runs a check started that have not ended (a check that gave up must not leave runs to run late)."""
-    async def cancel():
-        from prefect.client.orchestration import get_client
+    async def cancel(client) -> None:
         from prefect.states import Cancelled
 
-        async with get_client() as client:
-            for run_id in run_ids:
-                run = await client.read_flow_run(run_id)
-                if run.state and not run.state.is_final():
-                    await client.set_flow_run_state(run_id, Cancelled(message="Cancelled by the exercise check that started it."),
-                                                    force=True)
+        for run_id in run_ids:
+            run = await client.read_flow_run(run_id)
+            if run.state and not run.state.is_final():
+                await client.set_flow_run_state(run_id, Cancelled(message="Cancelled by the exercise check that started it."),
+                                                force=True)
 
-    in_thread(cancel())
+    with_client(cancel)
 
 
 def deployment_paused(deployment_id) -> bool:
-    async def read():
-        from prefect.client.orchestration import get_client
+    async def read(client) -> bool:
+        return (await client.read_deployment(deployment_id)).paused
 
-        async with get_client() as client:
-            return (await client.read_deployment(deployment_id)).paused
-
-    return in_thread(read())
+    return with_client(read)
 
 
 def resume_deployment(deployment_id) -> None:
-    async def resume_it():
-        from prefect.client.orchestration import get_client
-
-        async with get_client() as client:
-            await client.resume_deployment(deployment_id)
-
-    in_thread(resume_it())
+    with_client(lambda client: client.resume_deployment(deployment_id))
 
 
 def post_automation(payload: dict) -> dict:

@@ -25,7 +25,7 @@ from ..contract import UI_BASE_IN_HUB
 from ..errors import SettingsError, WorkshopError
 from ..private import write_private
 from ..settings import PORT_DEFAULTS, ROOM_USER, Settings, variable
-from ..supervisor import course, jupyterhub, postgres, process
+from ..supervisor import course, jupyterhub, postgres, process, remote
 from ..supervisor.service import Report, silent
 from .hub import stop_learners_runners
 
@@ -146,7 +146,7 @@ def join(settings: Settings, room_url: str, name: str, *, password: str | None =
     except ValidationError as invalid:
         raise SettingsError(settings_module.explain(invalid)) from None
     values["WORKSHOP_LEARNER"] = room.learner  # as checked: lowercase
-    course.require_room(room)
+    remote.require_room(room)
     if ui := _ui_behind_hub(room):
         values["PREFECT_UI_URL"] = ui
     course.down(settings)  # the laptop's own services: the room's replace them

@@ -1,158 +1,39 @@
-"""The course's services together: bring them up, report on them, take them down.
-
-| name | service | started by |
-| --- | --- | --- |
-| prefect | the Prefect server (unless PREFECT_API_URL names another) | `up`, `workshop.start()` |
-| mock-api | the mock randomuser API | `up`, `workshop.start()` |
-| inbox | the notification inbox | `up`, `workshop.start()` |
-| deployments | the process serving notebook 03's deployments | `serve_deployments()` in a notebook |
-| hub | a room's JupyterHub, with its proxy and the learners' servers | `classroom hub` |
-"""
+"""The course's services together: bring them up, report on them, take them down (what each one is: `specs`)."""
 
 from __future__ import annotations
 
 import socket
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import requests
+from ..contract import MOCK_SITES
+from ..errors import WorkshopError
+from ..settings import Settings, variable
+from . import prefect_server, process
+from .remote import check_remote, require_room
+from .service import Report, check, check_url, ensure, silent
+from .specs import RUNNER, WORKER, local_specs, room_specs, runner_answers, runner_spec, worker_spec
 
-from ..client import local_session, prefect_session
-from ..contract import HEALTH, INBOX_ID, MOCK_API_ID, MOCK_SITES
-from ..errors import ServiceError, WorkshopError
-from ..settings import HOST, Settings, variable
-from . import jupyterhub, prefect_server, process
-from .service import Health, Report, ServiceSpec, check, check_url, ensure, readiness, silent
-
-RUNNER = "deployments"
-WORKER = "worker"
 START_TIMEOUT = 180.0  # the longest a start may wait for another one (a first Prefect start is ~15 s)
 
 
-def _identifies_as(service_id: str):
-    def is_ours(response: requests.Response) -> bool:
-        try:
-            return response.status_code == 200 and response.json().get("service") == service_id
-        except (ValueError, AttributeError):
-            return False
-
-    return is_ours
 
 
-def _runner_answers(response: requests.Response) -> bool:
-    try:
-        return response.status_code == 200 and response.json() == {"message": "OK"}
-    except ValueError:
-        return False
 
 
-def _room_options(settings: Settings) -> tuple[list[str], dict[str, str]]:
-    """What a room adds to the mock API's and the inbox's start: the address to listen on, the password."""
-    if not settings.hosts_room:
-        return [], {}
-    return ["--host", settings.host], {"WORKSHOP_ROOM_PASSWORD": settings.room_password.get_secret_value()}
 
 
-def mock_spec(settings: Settings) -> ServiceSpec:
-    options, secrets = _room_options(settings)
-    command = [sys.executable, "-m", "workshop.servers.mock_api", "--port", str(settings.mock_port), *options]
-    if settings.mock_fixture:
-        command += ["--fixture", str(settings.mock_fixture)]
-    return ServiceSpec(
-        name="mock-api",
-        title="mock randomuser API",
-        port=settings.mock_port,
-        port_field="mock_port",
-        url=f"{settings.mock_url}/api/",
-        health_url=settings.mock_url + HEALTH,
-        is_ours=_identifies_as(MOCK_API_ID),
-        command=command,
-        secret_env=secrets,
-    )
 
 
-def _jupyter_address(settings: Settings) -> dict[str, str]:
-    """For a server shown through JupyterLab's proxy: where that JupyterLab is (a change restarts the server)."""
-    return {"WORKSHOP_JUPYTER_URL": settings.jupyter_address} if settings.jupyter_address else {}
 
 
-def inbox_spec(settings: Settings) -> ServiceSpec:
-    options, secrets = _room_options(settings)
-    return ServiceSpec(
-        name="inbox",
-        title="notification inbox",
-        port=settings.inbox_port,
-        port_field="inbox_port",
-        url=f"{settings.inbox_url}/",
-        health_url=settings.inbox_url + HEALTH,
-        is_ours=_identifies_as(INBOX_ID),
-        command=[sys.executable, "-m", "workshop.servers.inbox", "--port", str(settings.inbox_port),
-                 "--database", str(settings.inbox_db), *options],
-        own_env=_jupyter_address(settings),
-        secret_env=secrets,
-    )
 
 
-def runner_spec(settings: Settings, script: Path, prefect_api_url: str) -> ServiceSpec:
-    """The process that runs `script`, which serves deployments with `prefect.serve(...)`."""
-    return ServiceSpec(
-        name=RUNNER,
-        title="deployment runner",
-        port=settings.runner_port,
-        port_field="runner_port",
-        url=f"http://{HOST}:{settings.runner_port}",
-        health_url=f"http://{HOST}:{settings.runner_port}/health",
-        is_ours=_runner_answers,
-        command=[sys.executable, str(script)],
-        own_env={
-            # Without the same API URL the runner would start a temporary server of its own.
-            "PREFECT_API_URL": prefect_api_url,
-            # Check for new runs every second (default 10 s): automation-started runs begin at once.
-            "PREFECT_RUNNER_POLL_FREQUENCY": "1",
-            "PREFECT_RUNNER_SERVER_ENABLE": "true",
-            "PREFECT_RUNNER_SERVER_HOST": HOST,
-            "PREFECT_RUNNER_SERVER_PORT": str(settings.runner_port),
-        },
-        start_timeout=60.0,
-        cwd=script.parent,
-    )
 
 
-def worker_spec(settings: Settings, pool: str, folder: Path, prefect_api_url: str) -> ServiceSpec:
-    """A process worker of `pool`, as `prefect worker start` runs one, in `folder` (where the deployments' code is)."""
-    return ServiceSpec(
-        name=WORKER,
-        title=f"process worker of {pool}",
-        port=settings.worker_port,
-        port_field="worker_port",
-        url=f"http://{HOST}:{settings.worker_port}",
-        health_url=f"http://{HOST}:{settings.worker_port}/health",
-        is_ours=_runner_answers,
-        command=[sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process", "--with-healthcheck"],
-        own_env={
-            "PREFECT_API_URL": prefect_api_url,  # the notebook's server, not a temporary one of its own
-            "PREFECT_WORKER_QUERY_SECONDS": "1",  # look for runs every second (default 10 s), as the runner does
-            "PREFECT_WORKER_WEBSERVER_HOST": HOST,
-            "PREFECT_WORKER_WEBSERVER_PORT": str(settings.worker_port),
-        },
-        start_timeout=60.0,
-        cwd=folder,
-    )
 
-
-def local_specs(settings: Settings) -> list[ServiceSpec]:
-    """The services this course runs itself (the Prefect server only without PREFECT_API_URL; none in a room)."""
-    if settings.in_room:
-        return []
-    specs = [mock_spec(settings), inbox_spec(settings)]
-    if settings.external_prefect_api_url is None:
-        specs.insert(0, prefect_server.local_spec(settings))
-    if settings.hosts_room and settings.hub:
-        specs.append(jupyterhub.spec(settings))  # last: it routes to the others
-    return specs
 
 
 @dataclass(frozen=True)
@@ -255,43 +136,10 @@ def stop_worker(settings: Settings) -> bool:
     return stop_runner(settings, WORKER)
 
 
-def room_specs(settings: Settings) -> list[ServiceSpec]:
-    """The room's services as a learner reaches them (to check, never to start)."""
-    return [prefect_server.local_spec(settings), mock_spec(settings), inbox_spec(settings)]
 
 
-def require_room(settings: Settings) -> None:
-    """The room's services answer, and take this learner's password; else say what to do."""
-    for spec in room_specs(settings):
-        health = check_remote(spec)
-        if health.state == "unready":
-            raise ServiceError(f"The room's {spec.title} at {spec.url} runs, but {health.detail}")
-        if not health.ok:
-            raise ServiceError(
-                f"The room's {spec.title} does not answer at {spec.url} ({health.detail}). Is the room up "
-                "(`python -m workshop classroom status` on the instructor's machine), and is its address right? "
-                "To work on this laptop alone again: `python -m workshop leave`."
-            )
-    try:
-        answer = prefect_session().get(f"{settings.course_prefect_api_url}/admin/version", auth=settings.room_auth,
-                                       timeout=10)
-    except requests.RequestException as trouble:
-        raise ServiceError(f"The room's Prefect server at {settings.course_prefect_api_url} stopped answering: {trouble}") from None
-    if answer.status_code == 401:
-        raise ServiceError("The room's Prefect server refuses this course folder's password: join again with the line "
-                           "the instructor gives (`python -m workshop join ...`).")
 
 
-def check_remote(spec: ServiceSpec) -> Health:
-    """A room service's health, from a learner's machine: answering as itself and ready, or not."""
-    session = local_session()  # one try: a status says what is, now
-    try:
-        response = session.get(spec.health_url, timeout=5)
-    except requests.RequestException as trouble:
-        return Health("down", f"no answer: {type(trouble).__name__}")
-    if not spec.is_ours(response):
-        return Health("foreign", f"HTTP {response.status_code}, not the course's")
-    return readiness(spec, Health("healthy"), session)
 
 
 @dataclass(frozen=True)
@@ -342,7 +190,7 @@ def status(settings: Settings) -> list[ServiceStatus]:
         rows.append(database_status(settings))
     for name in (RUNNER, WORKER):
         if (runner := process.live_record(settings.run_dir, name)) is not None:
-            health = check_url(f"{runner.url}/health", runner.port, _runner_answers)
+            health = check_url(f"{runner.url}/health", runner.port, runner_answers)
             rows.append(ServiceStatus(name, runner.title, runner.url, health.state, health.detail, runner.pid))
     return rows
 
