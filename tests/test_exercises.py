@@ -482,33 +482,54 @@ def test_recovered_right_and_wrong(capstone):
     wrong(ex04.recovered, recovered(ours, subject="Backup done"), "put 'recovered' in the subject", **c)
 
 
+def test_a_second_firing_inside_the_window_the_first_opened_is_told_from_firings_after_it():
+    """Scenario C's four failures inside a 30 s window: a threshold-1 failover fires once on them. A second firing on
+    one of them is the server's race (the play then gives up on the scenario); firings on failures after the window
+    are the design's, and judged as they are."""
+    from datetime import UTC, datetime, timedelta
+
+    from workshop.notebook.runs import inside_a_window
+
+    start = datetime(2026, 12, 2, 16, 0, tzinfo=UTC)
+    at = [start + timedelta(seconds=seconds) for seconds in (0, 2, 31, 33, 70)]
+    assert inside_a_window([at[0]], 30) == 0
+    assert inside_a_window([at[1], at[0]], 30) == 1  # two of one burst, in any order
+    assert inside_a_window([at[0], at[2], at[4]], 30) == 0  # one per window: the design's
+    assert inside_a_window(at, 30) == 2  # 2 s after the first, and 2 s after the one at 31 s
+
+
 def test_a_firing_repeated_on_one_event_is_told_from_firings_on_several(course):
     """The capstone's play gives up on a scenario when the server fired an automation twice on one event (Prefect
     3.9.1 in a busy room); a design that fires on each of several events is not that, and is judged as it is."""
     import uuid
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from prefect.events import emit_event
     from prefect.events.worker import EventsWorker
 
-    from workshop.notebook.runs import repeated_firings
+    from workshop.notebook.runs import firings_inside_a_window, repeated_firings
     from workshop.waiting import wait_for
 
     since = datetime.now(UTC)
     once, twice = uuid.uuid4(), uuid.uuid4()
 
-    def fired(automation, cause):
+    def fired(automation, cause, seconds=0):
+        occurred = (since + timedelta(seconds=seconds)).isoformat()  # as the server records its triggering event
         emit_event("prefect.automation.triggered", resource={"prefect.resource.id": f"prefect.automation.{automation}"},
-                   related=[{"prefect.resource.id": f"prefect.event.{cause}", "prefect.resource.role": "triggering-event"}])
+                   related=[{"prefect.resource.id": f"prefect.event.{cause}", "prefect.resource.role": "triggering-event"}],
+                   payload={"triggering_event": {"id": str(cause), "occurred": occurred}})
 
     causes = [uuid.uuid4() for _ in range(3)]
-    for cause in causes:
-        fired(once, cause)
+    for cause, seconds in zip(causes, (0, 40, 80), strict=True):
+        fired(once, cause, seconds)
     for cause in (causes[0], causes[1], causes[0]):
         fired(twice, cause)
     EventsWorker.drain_all(timeout=10)
     wait_for(lambda: repeated_firings(twice, since=since) == 1, timeout=30, what="the emitted events to be stored")
     assert repeated_firings(once, since=since) == 0
+    # The same firings by their events' times (runs.firings_inside_a_window): one per 30 s window, or not.
+    assert firings_inside_a_window(once, since=since, window=30) == 0
+    assert firings_inside_a_window(twice, since=since, window=30) == 2
 
 
 def test_a_design_whose_parts_pass_but_whose_backup_cannot_work_fails_when_played(capstone, in_notebooks):

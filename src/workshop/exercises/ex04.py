@@ -402,6 +402,12 @@ def play(parts: dict, primary, backup) -> None:
             raise WorkshopError(f"{label}: the Prefect server fired your {' and '.join(repeated)} twice on one event, a fault of "
                                 "Prefect 3.9.1 when other automations are saved at the same moment (a busy room). "
                                 "The scenario proves nothing: run the check again.")
+        # The failover's window was checked before the play: a second firing inside it is the server's, not the design's.
+        if primaries > 1 and runs.firings_inside_a_window(saved["failover"].id, since=began, window=window):
+            raise WorkshopError(f"{label}: the Prefect server fired your failover again on a failure inside the "
+                                f"{window:.0f}-second window its first firing opened: two failures of the burst were "
+                                "judged at the same moment, a fault of Prefect 3.9.1 on a busy server. Your window is "
+                                "right; the scenario proves nothing: run the check again.")
         return {"fired": fired, "backups": ends if not by_hand else [], "ends": ends}
 
     try:
