@@ -287,7 +287,7 @@ def test_the_silent_alerts_really_say_nothing_and_each_repair_is_checked_on_the_
     assert "silent-3 fired, but its action failed" in told and "404" in told and "silent-1" not in told
 
     two.trigger.match_related = {"prefect.resource.role": "flow", "prefect.resource.name": "workshop-exercise-fails"}
-    three.actions[0].block_document_id = ex02._effects.block_id()
+    three.actions[0].block_document_id = ex02._inbox.block_id()
     save(two)
     save(three)
     right(ex02.silent_alerts, [one, two, three])
@@ -595,7 +595,8 @@ def test_learners_get_the_shipped_blanks_after_the_instructor_solved_the_working
     get every blank, and both say which notebooks differ."""
     import subprocess
 
-    from workshop.instructor import handouts, hub
+    from workshop.hub import config as hub
+    from workshop.instructor import handouts
 
     root = tmp_path / "course"
     subprocess.run(["git", "clone", "-q", "--local", str(ROOT), str(root)], check=True, timeout=120)

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import requests
 
-from . import PREFIX, _effects, call_learner, exercise
+from . import PREFIX, _calls, call_learner, exercise
 from .predictions import prediction
 
 # The codes whose answer is clear. Others are a choice each team makes: 408 and 425 are often retried, 501 and 505
@@ -165,8 +165,8 @@ def _real_bad_day(function, task) -> None:
         return fetch(data_api_url(), page=1, results=results, seed="exercise")
 
     with MockAPI().faulty(server_errors=0.5, seed=7):  # this seed answers a 503 and a 500, then the users
-        survived = _effects.run_in_thread(lambda: bad_day(return_state=True))
-    refused = _effects.run_in_thread(lambda: bad_day(results=0, return_state=True))  # the mock answers 400
+        survived = _calls.run_in_thread(lambda: bad_day(return_state=True))
+    refused = _calls.run_in_thread(lambda: bad_day(results=0, return_state=True))  # the mock answers 400
     attempts = {name: [t.run_count for t in runs.task_runs(runs.flow_run_id(state))]
                 for name, state in (("bad day", survived), ("refused", refused))}
     assert survived.is_completed() and attempts["bad day"] == [3], (

@@ -9,7 +9,7 @@ import re
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
-from . import PREFIX, NotAttempted, _effects, _flows, exercise
+from . import PREFIX, NotAttempted, _automations, _calls, _flows, _inbox, _runs, exercise
 from ._triggers import STRANGER, describe_scope, event, fires_on, server_model
 from .predictions import prediction
 
@@ -94,7 +94,7 @@ def _automation(name: str, trigger, subject: str, body: str, block_id=None):
     from prefect.automations import Automation, SendNotification
 
     return Automation(name=name, description="Made by an exercise check of notebook 02; paused after the check.",
-                      trigger=trigger, actions=[SendNotification(block_document_id=block_id or _effects.block_id(),
+                      trigger=trigger, actions=[SendNotification(block_document_id=block_id or _inbox.block_id(),
                                                                  subject=subject, body=body)])
 
 
@@ -149,15 +149,15 @@ def body_template(answer):
         assert text in rendered, f"for a sample failure your body reads {rendered!r}: it lacks {what}"
 
     # Now for real: your template in an automation of yours, two runs that fail with other parameters each.
-    mark = _effects.inbox().last_id()
-    saved = _effects.save(_automation(TEMPLATE_ALERT, _failures_of(_flows.FAILS),
+    mark = _inbox.inbox().last_id()
+    saved = _automations.save(_automation(TEMPLATE_ALERT, _failures_of(_flows.FAILS),
                                       subject="exercise: {{ flow_run.name }} ({{ flow_run.id }}) failed", body=answer))
     try:
-        sent = {(users, seed): _effects.failed_run(n_users=users, seed=seed)
+        sent = {(users, seed): _runs.failed_run(n_users=users, seed=seed)
                 for users, seed in ((41, "exercise-finch"), (53, "exercise-heron"))}
-        heard = {key: _effects.message_about(run_id, after=mark) for key, run_id in sent.items()}
+        heard = {key: _inbox.message_about(run_id, after=mark) for key, run_id in sent.items()}
     finally:
-        _effects.pause(saved.id)
+        _automations.pause(saved.id)
     from ..notebook.runs import flow_run, flow_run_url
 
     for (users, seed), run_id in sent.items():
@@ -230,15 +230,15 @@ def task_alert(answer):
 
     # Now for real: your trigger in an automation of yours, a flow whose task fails but which completes, and one
     # whose task completes.
-    mark = _effects.inbox().last_id()
-    saved = _effects.save(_automation(TASK_ALERT, answer, subject="task alert: {{ task_run.name }} in {{ flow_run.name }} ({{ flow_run.id }})",
+    mark = _inbox.inbox().last_id()
+    saved = _automations.save(_automation(TASK_ALERT, answer, subject="task alert: {{ task_run.name }} in {{ flow_run.name }} ({{ flow_run.id }})",
                                       body="{{ flow.name }}: {{ task_run.state.message }} {{ task_run|ui_url }}"))
     try:
-        swallowed, fine = _effects.flow_run(_flows.forgets), _effects.flow_run(_flows.keeps)
-        heard = _effects.message_about(swallowed, after=mark)
-        extra = _effects.message_about(fine, after=mark, timeout=1)  # by now its events are long processed
+        swallowed, fine = _runs.flow_run(_flows.forgets), _runs.flow_run(_flows.keeps)
+        heard = _inbox.message_about(swallowed, after=mark)
+        extra = _inbox.message_about(fine, after=mark, timeout=1)  # by now its events are long processed
     finally:
-        _effects.pause(saved.id)
+        _automations.pause(saved.id)
     from ..notebook.runs import flow_run
 
     assert flow_run(swallowed).state.is_completed(), "the check's run should have completed (the course's doing)"
@@ -269,19 +269,19 @@ def set_up_silent_alerts():
     async def a_block_that_goes():
         from prefect.client.orchestration import get_client
 
-        gone = CustomWebhookNotificationBlock(name="gone", url=_effects.inbox().url("nowhere"),
+        gone = CustomWebhookNotificationBlock(name="gone", url=_inbox.inbox().url("nowhere"),
                                               json_data={"subject": "{{subject}}", "body": "{{body}}"})
         block_id = await gone.asave(f"{PREFIX}silent-block", overwrite=True)
         async with get_client() as client:
             await client.delete_block_document(block_id)
         return block_id
 
-    deleted = _effects.in_thread(a_block_that_goes())
-    broken = _broken_automations(_effects.block_id())
+    deleted = _calls.in_thread(a_block_that_goes())
+    broken = _broken_automations(_inbox.block_id())
     broken[2].actions[0].block_document_id = deleted
     for automation in broken:
-        _effects.save_fresh(automation)
-    return _effects.failed_run(n_users=3, seed="silent")
+        _automations.save_fresh(automation)
+    return _runs.failed_run(n_users=3, seed="silent")
 
 
 def _unchanged(found) -> bool:
@@ -304,7 +304,7 @@ def _unchanged(found) -> bool:
             except Exception:  # ObjectNotFound: the block the action names is gone
                 return False
 
-    return not any(_effects.in_thread(block_exists(action["block_document_id"])) for action in data["actions"]
+    return not any(_calls.in_thread(block_exists(action["block_document_id"])) for action in data["actions"]
                    if action.get("block_document_id"))
 
 
@@ -351,7 +351,7 @@ in the notebook without `aupdate()`, which leaves the server's copy as it was.
 def silent_alerts(answer):
     from ..notebook import runs
 
-    found = {name: _effects.automations_named(name) for name in SILENT}
+    found = {name: _automations.automations_named(name) for name in SILENT}
     missing = [name for name, copies in found.items() if not copies]
     assert not missing, f"{', '.join(missing)} is not on the server any more: run the cell that sets the exercise up again"
     twice = [name for name, copies in found.items() if len(copies) > 1]
@@ -360,22 +360,22 @@ def silent_alerts(answer):
     current = {name: copies[0] for name, copies in found.items()}
     if all(_unchanged(automation) for automation in current.values()):
         raise NotAttempted  # nothing repaired on the server yet
-    began, mark = _effects.now(), _effects.inbox().last_id()
+    began, mark = _calls.now(), _inbox.inbox().last_id()
     for automation in current.values():
-        _effects.resume(automation.id)
+        _automations.resume(automation.id)
     try:
-        run_id = _effects.failed_run(n_users=3, seed="silent-check")
-        outcomes = _effects.within(lambda: (done := {name: _effects.action_outcome(a.id, since=began)
+        run_id = _runs.failed_run(n_users=3, seed="silent-check")
+        outcomes = _calls.within(lambda: (done := {name: _automations.action_outcome(a.id, since=began)
                                                      for name, a in current.items()}) and all(done.values()) and done,
-                                   timeout=20) or {name: _effects.action_outcome(a.id, since=began) for name, a in current.items()}
-        heard = _effects.message_about(run_id, after=mark, channel=None, timeout=5)
+                                   timeout=20) or {name: _automations.action_outcome(a.id, since=began) for name, a in current.items()}
+        heard = _inbox.message_about(run_id, after=mark, channel=None, timeout=5)
     finally:
         for automation in current.values():
-            _effects.pause(automation.id)
+            _automations.pause(automation.id)
     problems = []
     for name, automation in current.items():
         outcome = outcomes.get(name)
-        if outcome is None and not _effects.fired(automation.id, since=began):
+        if outcome is None and not _automations.fired(automation.id, since=began):
             problems.append(f"{name} did not fire on the failed run {runs.flow_run(run_id).name}: does the event it "
                             "expects occur under that name, and does the run's event have a related resource with the "
                             "role and the name it asks for? Compare it, read back from the server, with the event feed")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from . import PREFIX, _effects, exercise
+from . import PREFIX, _automations, _calls, _inbox, _runs, exercise
 from ._triggers import PRIMARY, STRANGER, as_data, describe_scope, event, fires_on, server_model
 from .predictions import prediction
 
@@ -143,10 +143,10 @@ def scoped_trigger(answer, *, primary: dict, backup: dict):
 
 def _paused_course_failover():
     """Pause the course's failover for a check (only the learner's automation may act), and give back a way to resume it."""
-    found = _effects.automations_named(COURSE_FAILOVER)
+    found = _automations.automations_named(COURSE_FAILOVER)
     for automation in found:
-        _effects.pause(automation.id)
-    return lambda: [_effects.resume(automation.id) for automation in found if automation.enabled]
+        _automations.pause(automation.id)
+    return lambda: [_automations.resume(automation.id) for automation in found if automation.enabled]
 
 
 def _alert_on_real_failures(trigger, primary: dict, backup: dict) -> None:
@@ -157,10 +157,10 @@ def _alert_on_real_failures(trigger, primary: dict, backup: dict) -> None:
     from ..notebook.mock import MockAPI
 
     serving()
-    mark, mock = _effects.inbox().last_id(), MockAPI()
-    saved = _effects.save(Automation(
+    mark, mock = _inbox.inbox().last_id(), MockAPI()
+    saved = _automations.save(Automation(
         name=SCOPED_ALERT, description="Made by notebook 03's first exercise check; paused after the check.", trigger=trigger,
-        actions=[SendNotification(block_document_id=_effects.block_id(), body="{{ flow_run.state.message }}",
+        actions=[SendNotification(block_document_id=_inbox.block_id(), body="{{ flow_run.state.message }}",
                                   subject="nightly alert: {{ deployment.name }} run {{ flow_run.name }} ({{ flow_run.id }})")]))
     resume = _paused_course_failover()  # no backup run of its own in between
     started = []
@@ -170,16 +170,16 @@ def _alert_on_real_failures(trigger, primary: dict, backup: dict) -> None:
                     "nightly backup": (backup, ["nightly"])}
             failing = {}
             for label, (deployment, tags) in plan.items():
-                failing[label] = _effects.run_deployment(deployment["id"], tags=tags, n_users=10, seed="exercise-scope")
+                failing[label] = _runs.run_deployment(deployment["id"], tags=tags, n_users=10, seed="exercise-scope")
                 started.append(failing[label].id)
             for run in failing.values():
                 runs.wait_for_flow_run(run.id, timeout=120)
-        heard = {label: _effects.message_about(run.id, after=mark, timeout=30 if label == "nightly primary" else 2)
+        heard = {label: _inbox.message_about(run.id, after=mark, timeout=30 if label == "nightly primary" else 2)
                  for label, run in failing.items()}
     finally:
-        _effects.pause(saved.id)
+        _automations.pause(saved.id)
         resume()
-        _effects.cancel_unfinished(started)
+        _runs.cancel_unfinished(started)
     assert heard["nightly primary"], (f"on the server, your automation sent nothing when the nightly primary run "
                                       f"{failing['nightly primary'].name} failed")
     extra = [label for label in ("primary by hand", "nightly backup") if heard[label]]
@@ -258,25 +258,25 @@ def _trip_for_real(payload: dict, primary: dict, backup: dict) -> None:
     from ..notebook.mock import MockAPI
 
     serving()
-    created = _effects.post_automation(payload)  # refused with the server's reason, or created
-    began, mock = _effects.now(), MockAPI()
+    created = _automations.post_automation(payload)  # refused with the server's reason, or created
+    began, mock = _calls.now(), MockAPI()
     resume = _paused_course_failover()  # no backup runs meanwhile
     started = []
     try:
         with mock.faulty(outage=True):
             for _ in range(3):
-                started.append(_effects.run_deployment(primary["id"], n_users=10, seed="exercise-breaker").id)
+                started.append(_runs.run_deployment(primary["id"], n_users=10, seed="exercise-breaker").id)
             for run_id in started:
                 runs.wait_for_flow_run(run_id, timeout=120)
-        tripped = _effects.within(lambda: _effects.deployment_paused(primary["id"]) or _effects.action_outcome(
+        tripped = _calls.within(lambda: _runs.deployment_paused(primary["id"]) or _automations.action_outcome(
             created["id"], since=began), timeout=30)
-        outcome = _effects.action_outcome(created["id"], since=began)
-        paused = _effects.deployment_paused(primary["id"])
+        outcome = _automations.action_outcome(created["id"], since=began)
+        paused = _runs.deployment_paused(primary["id"])
     finally:
-        _effects.pause(created["id"])
-        _effects.resume_deployment(primary["id"])
+        _automations.pause(created["id"])
+        _runs.resume_deployment(primary["id"])
         resume()
-        _effects.cancel_unfinished(started)
+        _runs.cancel_unfinished(started)
     if outcome and outcome["failed"]:
         raise AssertionError(f"your breaker tripped, but its action failed: \"{outcome['failed'][0]}\"")
     assert tripped and paused, (

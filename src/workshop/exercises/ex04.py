@@ -10,10 +10,11 @@ a real server would make you.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from ..errors import WorkshopError
-from . import PREFIX, NotAttempted, _effects, exercise, is_blank
+from . import PREFIX, NotAttempted, _automations, _calls, _inbox, _runs, exercise, is_blank
 from ._triggers import as_data, describe_scope, event, fires_on, server_model
 from .ex03 import COURSE_FAILOVER
 from .predictions import prediction
@@ -341,38 +342,37 @@ def play(parts: dict, primary, backup) -> None:
     from .ex03 import serving
 
     serving()
-    mock, inbox = MockAPI(), _effects.inbox()
+    mock, inbox = MockAPI(), _inbox.inbox()
     window = server_model(as_data(parts["failover"], "")["trigger"]).within.total_seconds()
-    for automation in _effects.automations_named(COURSE_FAILOVER):  # the design replaces notebook 03's failover
-        _effects.pause(automation.id)
-    saved = {name: _effects.save_fresh(automation) for name, automation in parts.items()}  # once: no window is reset
+    for automation in _automations.automations_named(COURSE_FAILOVER):  # the design replaces notebook 03's failover
+        _automations.pause(automation.id)
+    saved = {name: _automations.save_fresh(automation) for name, automation in parts.items()}  # once: no window is reset
     last_failure = [None]
     started: list = []
 
     def wait_out_the_window() -> None:
         """A real server keeps the failover's window open after an outage: a new outage inside it is absorbed."""
         if last_failure[0] is not None:
-            left = window - (_effects.now() - last_failure[0]).total_seconds() + 2
+            left = window - (_calls.now() - last_failure[0]).total_seconds() + 2
             if left > 0:
                 print(f"    (waiting {left:.0f} s: your failover's {window:.0f}-second window from the last outage is still open)", flush=True)
-                _effects.wait(lambda: (_effects.now() - last_failure[0]).total_seconds() > window + 2, timeout=left + 5,
-                              what="the failover's window to close")
+                time.sleep(left)  # the server's clock, not a condition to poll: the window closes when it has passed
 
     def scenario(label: str, story: str, *, mirror_down: bool, primaries: int, by_hand: bool = False) -> dict:
         print(f"  Scenario {label}: {story}…", flush=True)
         if primaries:
             wait_out_the_window()
-        began, mark = _effects.now(), inbox.last_id()
+        began, mark = _calls.now(), inbox.last_id()
         mock.set_faults("primary", outage=primaries > 0)
         mock.set_faults("mirror", outage=mirror_down)
         try:
             if by_hand:
-                hand = _effects.run_deployment(backup.id, n_users=20, page_size=20, seed=f"capstone-{label}")
+                hand = _runs.run_deployment(backup.id, n_users=20, page_size=20, seed=f"capstone-{label}")
                 started.append(hand.id)
                 ends = [runs.wait_for_flow_run(hand.id, timeout=120)]
                 backups = []
             else:
-                primary_runs = [_effects.run_deployment(primary.id, n_users=20, page_size=20, seed=f"capstone-{label}")
+                primary_runs = [_runs.run_deployment(primary.id, n_users=20, page_size=20, seed=f"capstone-{label}")
                                 for _ in range(primaries)]
                 started.extend(run.id for run in primary_runs)
                 failed_at = sorted(runs.wait_for_flow_run(run.id, timeout=120).state.timestamp for run in primary_runs)
@@ -381,15 +381,15 @@ def play(parts: dict, primary, backup) -> None:
                     raise WorkshopError(f"{label}: this machine took {(failed_at[-1] - failed_at[0]).total_seconds():.0f} s to "
                                         f"fail {primaries} runs, longer than your failover's {window:.0f}-second window, so "
                                         "the scenario proves nothing. Run the check again.")
-                outcome = _effects.within(lambda: _effects.action_outcome(saved["failover"].id, since=began), timeout=60)
+                outcome = _calls.within(lambda: _automations.action_outcome(saved["failover"].id, since=began), timeout=60)
                 if outcome and outcome["failed"]:
                     raise AssertionError(f"{label}: your failover fired, but an action of it failed: \"{outcome['failed'][0]}\"")
-                backups = _effects.within(lambda: runs.started_by(saved["failover"].id, since=began), timeout=20) or []
+                backups = _calls.within(lambda: runs.started_by(saved["failover"].id, since=began), timeout=20) or []
                 started.extend(backups)
                 assert backups, f"{label}: the primary failed, but your failover started no backup run within 60 s"
                 ends = [runs.wait_for_flow_run(run_id, timeout=120) for run_id in backups]
             # The escalation or the recovery notice speaks a moment after the backup ends, if it is going to.
-            _effects.within(lambda: _fired(saved["escalation"].id, began) + _fired(saved["recovered"].id, began), timeout=20)
+            _calls.within(lambda: _fired(saved["escalation"].id, began) + _fired(saved["recovered"].id, began), timeout=20)
         finally:
             mock.clear_faults()
         fired = {name: _fired(automation.id, began) for name, automation in saved.items()}
@@ -440,6 +440,6 @@ def play(parts: dict, primary, backup) -> None:
         assert d["fired"]["recovered"] == 0 and d["fired"]["failover"] == 0, f"D: nothing else should speak; yours fired {d['fired']}"
     finally:
         for automation in saved.values():
-            _effects.pause(automation.id)
-        _effects.cancel_unfinished(started)
+            _automations.pause(automation.id)
+        _runs.cancel_unfinished(started)
     print("  All four scenarios played as the brief says. Your automations are paused now.")
