@@ -54,11 +54,11 @@ def test_classroom_hub_in_a_learners_install_says_how_to_add_the_hub_and_starts_
     room half-started."""
     from importlib import util
 
+    from workshop.hub import service as hub_service
     from workshop.instructor import cli
-    from workshop.supervisor import jupyterhub
 
     find_spec = util.find_spec
-    monkeypatch.setattr(util, "find_spec", lambda name, *rest: None if name in jupyterhub.HUB_MODULES else find_spec(name, *rest))
+    monkeypatch.setattr(util, "find_spec", lambda name, *rest: None if name in hub_service.HUB_MODULES else find_spec(name, *rest))
     monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path / "course"))
     assert cli.main(["classroom", "hub"]) == 2
     error = capsys.readouterr().err
@@ -95,7 +95,7 @@ def test_what_the_package_imports_is_declared():
 
     declared = names(project["dependencies"])
     extras = {extra: names(lines) for extra, lines in project["optional-dependencies"].items()}
-    by_extra = {"instructor/hub.py": "hub", "instructor/jupyterhub_config.py": "hub", "instructor/site.py": "site"}
+    by_extra = {"hub/config.py": "hub", "hub/jupyterhub_config.py": "hub", "instructor/site.py": "site"}
     distribution = {"yaml": "pyyaml", "IPython": "ipython"}
     missing = set()
     for path in (ROOT / "src" / "workshop").rglob("*.py"):

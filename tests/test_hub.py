@@ -21,7 +21,8 @@ import pytest
 import requests
 
 from workshop import settings as settings_module
-from workshop.supervisor import jupyterhub, postgres, process
+from workshop.hub import service as hub_service
+from workshop.supervisor import postgres, process
 from workshop.supervisor.service import port_in_use
 from workshop.waiting import wait_for
 
@@ -43,7 +44,7 @@ PAGE = {"Accept": "text/html"}  # as a browser asks for a page (the Prefect UI a
 
 pytestmark = [
     pytest.mark.skipif(postgres.binaries() is None, reason=postgres.INSTALL_HINT),
-    pytest.mark.skipif(jupyterhub.proxy_command() is None, reason=jupyterhub.PROXY_HINT),
+    pytest.mark.skipif(hub_service.proxy_command() is None, reason=hub_service.PROXY_HINT),
     pytest.mark.xdist_group("hub"),  # one hub for the module's tests
 ]
 

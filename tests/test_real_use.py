@@ -3,6 +3,7 @@ two terminals at once, `reset` from a script, the instructor's commands."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -16,7 +17,7 @@ import pytest
 import requests
 
 from workshop import settings as settings_module
-from workshop.supervisor import process, specs
+from workshop.supervisor import process
 from workshop.testing.isolation import free_port
 from workshop.waiting import wait_for
 
@@ -24,13 +25,15 @@ from .course_folders import ROOT, cli, ports_free, private_course
 
 
 def course_processes(env: dict[str, str]) -> list[str]:
-    """Every process, zombies included, that runs one of this course folder's services."""
-    ports = {env[name] for name in ("WORKSHOP_PREFECT_PORT", "WORKSHOP_MOCK_PORT", "WORKSHOP_INBOX_PORT")}
+    """Every live process that runs one of this course folder's servers (they read their folder from WORKSHOP_HOME)."""
     found = []
     for candidate in psutil.process_iter(["pid", "cmdline", "status"]):
         line = candidate.info["cmdline"] or []
-        if any(line[i] == "--port" and line[i + 1] in ports for i in range(len(line) - 1)):
-            found.append(f"{candidate.info['pid']} {candidate.info['status']} {' '.join(line)}")
+        if not any(part.startswith("workshop.servers.") for part in line):
+            continue
+        with contextlib.suppress(psutil.Error):
+            if candidate.environ().get("WORKSHOP_HOME") == env["WORKSHOP_HOME"]:
+                found.append(f"{candidate.info['pid']} {candidate.info['status']} {' '.join(line)}")
     return found
 
 
@@ -224,4 +227,3 @@ def test_settings_are_read_by_one_module_and_written_by_one():
     writes = re.compile(r"os\.environ(\[[^\]]+\]\s*=[^=]|\.(setdefault|update|pop|clear)\()")
     assert not writes.search((package / "settings.py").read_text())
     assert settings_module.environment_for_child(settings_module.load())["WORKSHOP_HOME"]
-    assert specs.RUNNER == "deployments"

@@ -67,7 +67,7 @@ def test_in_codespaces_the_links_are_its_forwarded_jupyterlabs_and_its_host_is_s
     assert "ann-fluffy-space-7wq9-8888.app.github.dev" in settings.served_hosts
     assert "https://ann-fluffy-space-7wq9-8888.app.github.dev" in settings.served_origins(4200)
     assert settings.proxied_without_host(4200) is None  # its host is known: it is checked as every other
-    assert inbox_spec(settings).own_env == {"WORKSHOP_JUPYTER_URL": lab}  # the inbox is told, and restarted on a change
+    assert inbox_spec(settings).own_env["WORKSHOP_JUPYTER_URL"] == lab  # the inbox is told, and restarted on a change
 
 
 def test_a_laptops_course_and_a_room_show_their_own_addresses(laptop):

@@ -69,7 +69,7 @@ def test_classroom_hub_without_jupyterhubs_proxy_says_how_to_install_it_and_star
 
 
 def test_a_hub_learners_server_is_in_the_room_under_their_name_and_shows_pages_through_the_hub(home, monkeypatch):
-    from workshop.instructor import hub
+    from workshop.hub import config as hub
     from workshop.supervisor.course import course_for
     from workshop.supervisor.service import SPARE_PORTS
 

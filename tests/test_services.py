@@ -146,7 +146,46 @@ def test_a_service_can_be_stopped_and_started_again(own_home):
     record = process.live_record(settings.run_dir, "mock-api")
     assert check(spec).ok and record is not None
     assert process.stop(record, settings.run_dir) is True
-    assert check(spec).state == "down" and process.live_record(settings.run_dir, "mock-api") is None
+    assert check(spec).answer == "down" and process.live_record(settings.run_dir, "mock-api") is None
+
+
+def test_a_service_moved_to_another_port_is_restarted_there(own_home, monkeypatch):
+    """A child reads its port from the environment, not its command line: the record still tells a start on another
+    port from this one, so `up` after a port change restarts the service where the setting now says."""
+    settings = settings_module.load()
+    with process.exclusive(settings.run_dir, timeout=30, what="the test"):
+        assert ensure(specs.mock_spec(settings), settings) is True
+    monkeypatch.setenv("WORKSHOP_MOCK_PORT", str(isolation.spare_port()))
+    moved = settings_module.load()
+    state, record, _ = plan(specs.mock_spec(moved), moved)
+    assert state is State.OUTDATED and record.port == settings.mock_port
+    with process.exclusive(moved.run_dir, timeout=30, what="the test"):
+        assert ensure(specs.mock_spec(moved), moved) is True
+    assert check(specs.mock_spec(moved)).ok and check(specs.mock_spec(settings)).answer == "down"
+    supervisor.down(moved)
+
+
+def test_the_course_s_services_get_their_settings_from_the_environment_only(monkeypatch, tmp_path):
+    """Every service the supervisor starts is its row of `services` and reads where to listen from the environment:
+    no port or address on a command line, each port in `ports.env`, the hub's three ports kept free for it."""
+    from workshop import services
+
+    monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path / "course"))
+    monkeypatch.setenv("WORKSHOP_HOST", "192.0.2.7")
+    settings = settings_module.load()
+    started = [*specs.local_specs(settings), specs.runner_spec(settings, tmp_path / "serve.py", "http://x/api"),
+               specs.worker_spec(settings, "pool", tmp_path, "http://x/api")]
+    assert {spec.name for spec in started} | {services.HUB.name} == {service.name for service in services.SERVICES}
+    for spec in started:
+        assert not {"--port", "--host", "--database", "--fixture"} & set(spec.command), spec.command
+        assert spec.own_env[settings_module.variable(spec.port_field)] == str(spec.port)  # a move restarts it
+    child = settings_module.environment_for_child(settings)
+    assert child["WORKSHOP_HOST"] == "192.0.2.7" and child["WORKSHOP_INBOX_PORT"] == str(settings.inbox_port)
+    assert services.port_lines(settings).count("\n") == len(services.SERVICES)
+    ports = {name: int(port) for name, port in isolation.course_ports().items()}
+    hub = ports.pop(settings_module.variable(services.HUB.port_field))
+    assert len(set(ports.values())) == len(ports) == len(settings_module.PORT_DEFAULTS) - 1
+    assert not set(range(hub, hub + services.HUB.ports)) & set(ports.values())
 
 
 @pytest.mark.parametrize("make_spec, variable", [(local_spec, "WORKSHOP_PREFECT_PORT"), (specs.inbox_spec, "WORKSHOP_INBOX_PORT")])

@@ -85,7 +85,6 @@ COURSE_ROOT: Path | None = (
 Port = Annotated[int, Field(ge=1024, le=65535)]
 PORT_DEFAULTS = {"prefect_port": 4200, "mock_port": 4280, "inbox_port": 4281, "runner_port": 4282, "worker_port": 4283,
                  "postgres_port": 4232, "hub_port": 4290}
-SERVICE_PORTS = ("prefect_port", "mock_port", "inbox_port", "runner_port", "worker_port")  # what `up` starts
 JUPYTERLAB_PORT = 8888  # JupyterLab's own default, which the dev container forwards
 # Where jupyter-server-proxy serves a port of this machine under JupyterLab's address, the whole path passed on
 # (its `absolute` route): the Prefect UI is served at that path itself (Prefect's ui.serve_base).
@@ -357,10 +356,6 @@ class Settings(BaseSettings):
     def ports_file(self) -> Path:
         return self.home / PORTS_FILE
 
-    def port_lines(self) -> str:
-        """The services' ports as `ports.env` keeps them."""
-        return "".join(f"{variable(name)}={getattr(self, name)}\n" for name in SERVICE_PORTS)
-
 
 def variable(field: str) -> str:
     """The environment variable behind a settings field."""
@@ -424,7 +419,8 @@ def environment_for_child(settings: Settings, extra: dict[str, str] | None = Non
     env.update(
         DO_NOT_TRACK="1",  # offline laptops: Prefect's clients and CLI send no usage data, and print no notice about it
         WORKSHOP_HOME=str(settings.home),
-        **{variable(name): str(getattr(settings, name)) for name in PORT_DEFAULTS},
+        # What a child reads instead of a command line: where it listens (`services` names each one's port).
+        **{variable(name): str(getattr(settings, name)) for name in ("host", *PORT_DEFAULTS)},
     )
     if settings.mock_fixture:
         env["WORKSHOP_MOCK_FIXTURE"] = str(settings.mock_fixture)

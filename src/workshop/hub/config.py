@@ -1,6 +1,6 @@
 """A room's JupyterHub: every learner gets JupyterLab in a browser tab, already in the room. No install.
 
-`python -m workshop classroom hub` starts it next to the room's services (`supervisor.jupyterhub`);
+`python -m workshop classroom hub` starts it next to the room's services (`hub.service`);
 JupyterHub reads `jupyterhub_config.py`, which calls `configure` here. The choices, and why:
 
 - **Log-in: JupyterHub's own SharedPasswordAuthenticator.** A learner types a name of their choosing
@@ -31,13 +31,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .. import services
 from .. import settings as settings_module
-from ..contract import UI_BASE_IN_HUB
+from ..contract import BOARD, HUB_INBOX, UI_BASE_IN_HUB
+from ..instructor import jupyterlab
 from ..private import write_private
 from ..settings import LEARNER_NAME, RESERVED_NAMES, Settings, variable
-from ..supervisor import course, jupyterhub
+from ..supervisor import course
 from ..supervisor.service import spare_ports
-from . import jupyterlab
+from .service import folder, internal_port, proxy_api_port, require_proxy
 
 ADMIN = "instructor"
 ADMIN_PASSWORD_FILE = "hub-admin-password"
@@ -54,7 +56,7 @@ def admin_password(settings: Settings) -> str:
 
 
 def learners_folder(settings: Settings) -> Path:
-    return jupyterhub.folder(settings) / "learners"
+    return folder(settings) / "learners"
 
 
 def learner_home(settings: Settings, name: str) -> Path:
@@ -68,7 +70,7 @@ def learner_settings(settings: Settings, name: str) -> Settings:
 
 def prepare_learner(settings: Settings, name: str) -> Path:
     """The learner's folder, with the course's notebooks at their first log-in (never overwritten later)."""
-    from .handouts import write_handouts  # here: the exercises it imports read the settings, so a bad one is reported
+    from ..instructor.handouts import write_handouts  # here: the exercises it imports read the settings, so a bad one is reported
 
     home = learner_home(settings, name)
     if not (home / ".workshop").is_dir():
@@ -87,16 +89,16 @@ def activity_interval(settings: Settings) -> int:
 def learner_environment(settings: Settings, name: str) -> dict[str, str]:
     """What makes a learner's JupyterLab and kernels a learner of this room, as `join --as NAME` would."""
     home = learner_home(settings, name)
-    runner_port = spare_ports(2)  # and the worker's, the next
+    # Learners share this machine: each deployment runner and worker (notebook 03) needs a port of its own.
+    own = services.where("learner")
+    first = spare_ports(len(own))
     return {
         "WORKSHOP_HOME": str(home / ".workshop"),
         "WORKSHOP_ROOM": f"http://{settings.host}",
         "WORKSHOP_LEARNER": name,
         "WORKSHOP_ROOM_PASSWORD": settings.room_password.get_secret_value(),
-        **{variable(field): str(getattr(settings, field)) for field in ("prefect_port", "mock_port", "inbox_port")},
-        # Learners share this machine: each deployment runner and worker (notebook 03) needs a port of its own.
-        variable("runner_port"): str(runner_port),
-        variable("worker_port"): str(runner_port + 1),
+        **{variable(service.port_field): str(getattr(settings, service.port_field)) for service in services.where("course")},
+        **{variable(service.port_field): str(first + offset) for offset, service in enumerate(own)},
         "WORKSHOP_HUB_URL": settings.hub_address,
         "PREFECT_UI_URL": settings.hub_address + UI_BASE_IN_HUB,
         "DO_NOT_TRACK": "1",
@@ -144,19 +146,19 @@ def stop_learners_runners(settings: Settings) -> None:
 def configure(c) -> None:
     """Fill in JupyterHub's configuration object `c` from the course's settings."""
     settings = settings_module.load()
-    here = jupyterhub.folder(settings)
+    here = folder(settings)
     here.mkdir(parents=True, exist_ok=True)
     room_password = settings.room_password.get_secret_value()
-    services = {f"{UI_BASE_IN_HUB}/": settings.prefect_port, "/api/": settings.prefect_port, "/inbox/": settings.inbox_port}
+    routes = {f"{UI_BASE_IN_HUB}/": settings.prefect_port, "/api/": settings.prefect_port, f"{HUB_INBOX}/": settings.inbox_port}
 
     c.JupyterHub.bind_url = f"http://{settings.host}:{settings.hub_port}/"
-    c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{jupyterhub.internal_port(settings)}"
+    c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{internal_port(settings)}"
     c.JupyterHub.db_url = f"sqlite:///{here / 'jupyterhub.sqlite'}"
     c.JupyterHub.cookie_secret_file = str(here / "jupyterhub_cookie_secret")
-    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{jupyterhub.proxy_api_port(settings)}"
-    c.ConfigurableHTTPProxy.command = [jupyterhub.require_proxy()]
+    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{proxy_api_port(settings)}"
+    c.ConfigurableHTTPProxy.command = [require_proxy()]
     c.ConfigurableHTTPProxy.pid_file = str(here / "proxy.pid")
-    c.Proxy.extra_routes = {route: f"http://{settings.host}:{port}" for route, port in services.items()}
+    c.Proxy.extra_routes = {route: f"http://{settings.host}:{port}" for route, port in routes.items()}
 
     c.JupyterHub.authenticator_class = "shared-password"
     c.SharedPasswordAuthenticator.user_password = room_password
@@ -167,12 +169,13 @@ def configure(c) -> None:
     reserved = "|".join(sorted(RESERVED_NAMES - {ADMIN}))
     c.Authenticator.username_pattern = rf"^(?!(?:{reserved})$){LEARNER_NAME.pattern}$"
     hub = settings.hub_address
+    board = f"{hub}{HUB_INBOX}{BOARD}"
     c.JupyterHub.template_vars = {
         "announcement_login": "Your name: lowercase letters and digits, starting with a letter (e.g. ann). "
                               "Password: the room's, from your instructor.",
         "announcement_home": (f"Prefect UI: <a href='{hub}/prefect/'>{hub}/prefect/</a> · the room's inbox: "
                               f"<a href='{hub}/inbox/'>{hub}/inbox/</a> · progress board: "
-                              f"<a href='{hub}/inbox/_workshop/board'>{hub}/inbox/_workshop/board</a> "
+                              f"<a href='{board}'>{board}</a> "
                               "(user workshop, the room's password)"),
     }
 

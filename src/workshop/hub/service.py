@@ -1,8 +1,8 @@
-"""A room's JupyterHub: how to start it, and what it needs that pip does not install.
+"""A room's JupyterHub as a service: how to start it, and what it needs that pip does not install.
 
 JupyterHub runs in the room's course folder (`<home>/hub/`: its database, cookie
 secret, the learners' folders) with the course's configuration
-(`instructor/jupyterhub_config.py`). It starts its standard proxy,
+(`hub/jupyterhub_config.py`, which reads `hub.config`). It starts its standard proxy,
 configurable-http-proxy, a Node.js program from npm, on the hub's port, and
 talks to it on the next port; the hub itself listens on the one after, on
 127.0.0.1. Stopping the hub's process group stops the proxy and the learners'
@@ -17,11 +17,10 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-import requests
-
 from ..errors import WorkshopError
+from ..services import HUB
 from ..settings import Settings
-from .service import ServiceSpec
+from ..supervisor.service import ServiceSpec, described
 
 PROXY = "configurable-http-proxy"
 HUB_MODULES = ("jupyterhub", "jupyterhub_idle_culler")  # the hub extra's, as Python imports them
@@ -64,25 +63,12 @@ def internal_port(settings: Settings) -> int:
     return settings.hub_port + 2
 
 
-def _answers_as_hub(response: requests.Response) -> bool:
-    try:
-        return response.status_code == 200 and "version" in response.json()
-    except (ValueError, TypeError):
-        return False
-
-
 def spec(settings: Settings) -> ServiceSpec:
-    config = resources.files("workshop.instructor").joinpath("jupyterhub_config.py")
+    config = resources.files("workshop.hub").joinpath("jupyterhub_config.py")
     url = f"http://{settings.host}:{settings.hub_port}"
-    return ServiceSpec(
-        name="hub",
-        title="JupyterHub",
-        port=settings.hub_port,
-        port_field="hub_port",
-        url=f"{url}/",
-        health_url=f"{url}/hub/api/",  # through the proxy: both answer
-        is_ours=_answers_as_hub,
-        command=[sys.executable, "-m", "jupyterhub", "-f", str(config)],
+    return described(
+        settings, HUB, url, url=f"{url}/",  # its health through the proxy: both answer
+        arguments=("-f", str(config)),
         # What the configuration reads from the settings; a change restarts the hub.
         own_env={"WORKSHOP_HUB_URL": settings.hub_address or url, "WORKSHOP_HUB_IDLE_MINUTES": str(settings.hub_idle_minutes)},
         secret_env={"WORKSHOP_ROOM_PASSWORD": settings.room_password.get_secret_value()},

@@ -1,1 +1,1 @@
-"""What instructors use: the command line, `reset`, the learner and solved handouts, a room and its JupyterHub."""
+"""What instructors use: the command line, `reset`, the learner and solved handouts, a room (its JupyterHub is `workshop.hub`)."""

@@ -11,11 +11,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .. import settings as settings_module
+from ..contract import BOARD, HUB_INBOX
 from ..errors import WorkshopError
+from ..hub.config import ADMIN, ADMIN_PASSWORD_FILE
 from ..settings import PREFIX, Settings
 from ..supervisor import course
 from . import room
-from .hub import ADMIN, ADMIN_PASSWORD_FILE
 from .paths import PATHS
 
 
@@ -217,10 +218,10 @@ def cmd_classroom(args: argparse.Namespace, settings: Settings) -> int:
     _print_status(rows)
     hub = settings.hub_address
     ui = f"{hub}/prefect" if hub else settings.course_prefect_api_url.removesuffix("/api")
-    inbox = f"{hub}/inbox" if hub else settings.inbox_url
+    inbox = f"{hub}{HUB_INBOX}" if hub else settings.inbox_url
     print(f"\nPrefect UI: {ui}/  (its login box: {settings_module.ROOM_USER}:the room's password)\n"
           f"Inbox:      {inbox}/  (every learner's messages)\n"
-          f"Progress:   {inbox}/_workshop/board  (who is where: each learner's checks, live)")
+          f"Progress:   {inbox}{BOARD}  (who is where: each learner's checks, live)")
     if hub:
         from .handouts import shipped_note
 

@@ -23,11 +23,12 @@ from .. import settings as settings_module
 from ..client import prefect_session
 from ..contract import UI_BASE_IN_HUB
 from ..errors import SettingsError, WorkshopError
+from ..hub import service as hub_service
+from ..hub.config import stop_learners_runners
 from ..private import write_private
 from ..settings import PORT_DEFAULTS, ROOM_USER, Settings, variable
-from ..supervisor import course, jupyterhub, postgres, process, remote
+from ..supervisor import course, postgres, process, remote
 from ..supervisor.service import Report, silent
-from .hub import stop_learners_runners
 
 
 def write_room_file(settings: Settings, values: dict[str, str]) -> None:
@@ -70,7 +71,7 @@ def host(settings: Settings, *, address: str | None, new_password: bool, hub: bo
     if settings.in_room:
         raise WorkshopError("This course folder has joined a room as a learner: `python -m workshop leave` first.")
     if hub:
-        jupyterhub.require_hub()  # before anything starts
+        hub_service.require_hub()  # before anything starts
     values = {"WORKSHOP_ROOM_PASSWORD": _room_password(settings, new_password),
               "WORKSHOP_HOST": _checked_address(address or settings.host)}
     if hub:
@@ -91,7 +92,7 @@ def host(settings: Settings, *, address: str | None, new_password: bool, hub: bo
     write_room_file(settings, values)
     room = settings_module.reload()
     if hub:
-        jupyterhub.folder(room).mkdir(parents=True, exist_ok=True)
+        hub_service.folder(room).mkdir(parents=True, exist_ok=True)
     course.up(room, report)
     return room
 

@@ -44,7 +44,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from ..contract import BOARD, CONTROL, EVENTS, HEALTH, HUB_INBOX, INBOX_ID, MESSAGES
-from ..settings import HOST, Settings, load
+from ..settings import Settings, load
 from .board import Board, timings_csv
 from .http import LIMITS, Guard, Limits, Refusal, Service, answer, dumps, learner_route, read_body, require_password, whole_number
 from .http import serve as serve_app
@@ -211,10 +211,11 @@ def make_app(settings: Settings, database: Path, *, board: Board | None = None, 
 def main(argv: list[str] | None = None) -> None:
     options = argparse.ArgumentParser(prog="python -m workshop.servers.inbox", description=__doc__.split("\n")[0])
     options.add_argument("--port", type=int, help="default: WORKSHOP_INBOX_PORT, 4281")
-    options.add_argument("--host", default=HOST, help="the address to listen on (default 127.0.0.1)")
+    options.add_argument("--host", help="the address to listen on (default: WORKSHOP_HOST, 127.0.0.1)")
     options.add_argument("--database", type=Path, help="the SQLite file to keep messages in (default: in WORKSHOP_HOME)")
     args = options.parse_args(argv)
     settings = load()
+    host = args.host or settings.host
     if args.port:
         settings = settings.model_copy(update={"inbox_port": args.port})
     database = args.database or settings.inbox_db
@@ -223,8 +224,8 @@ def main(argv: list[str] | None = None) -> None:
         from ..settings import COURSE_ROOT
 
         board = Board(settings.course_prefect_api_url, settings.room_auth, COURSE_ROOT / "notebooks" if COURSE_ROOT else None)
-    serve_app(make_app(settings, database, board=board), args.host, settings.inbox_port,
-              f"notification inbox on http://{args.host}:{settings.inbox_port}/ ({database})")
+    serve_app(make_app(settings, database, board=board), host, settings.inbox_port,
+              f"notification inbox on http://{host}:{settings.inbox_port}/ ({database})")
 
 
 if __name__ == "__main__":

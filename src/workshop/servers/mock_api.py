@@ -33,7 +33,7 @@ from starlette.responses import Response
 from ..contract import FAULTS, HEALTH, MOCK_API_ID, STATS, Faults
 from ..contract import MOCK_SITES as SITES
 from ..errors import WorkshopError
-from ..settings import HOST, Settings, load
+from ..settings import Settings, load
 from . import recording
 from .fake_users import make_users
 from .faults import API_ERROR_MESSAGE, FaultDraw
@@ -260,16 +260,17 @@ def make_app(settings: Settings, fixture_path: str | Path | None = None, *, limi
 def main(argv: list[str] | None = None) -> None:
     options = argparse.ArgumentParser(prog="python -m workshop.servers.mock_api", description=__doc__.split("\n")[0])
     options.add_argument("--port", type=int, help="default: WORKSHOP_MOCK_PORT, 4280")
-    options.add_argument("--host", default=HOST, help="the address to listen on (default 127.0.0.1)")
+    options.add_argument("--host", help="the address to listen on (default: WORKSHOP_HOST, 127.0.0.1)")
     options.add_argument("--fixture", type=Path, help="a recorded randomuser answer to replay (default: WORKSHOP_MOCK_FIXTURE)")
     args = options.parse_args(argv)
     settings = load()
+    host = args.host or settings.host
     if args.port:
         settings = settings.model_copy(update={"mock_port": args.port})
     fixture = args.fixture or settings.mock_fixture
     source = f"replaying {fixture}" if fixture else "generated users"
-    serve_app(make_app(settings, fixture), args.host, settings.mock_port,
-              f"mock randomuser API on http://{args.host}:{settings.mock_port}/api/ ({source})")
+    serve_app(make_app(settings, fixture), host, settings.mock_port,
+              f"mock randomuser API on http://{host}:{settings.mock_port}/api/ ({source})")
 
 
 if __name__ == "__main__":

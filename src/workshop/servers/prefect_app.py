@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from ..contract import UI_BASE_IN_HUB
-from ..settings import HOST, Settings, load
+from ..settings import Settings, load
 from .http import Guard, answer, serve
 
 logger = logging.getLogger("workshop.prefect")
@@ -188,16 +188,17 @@ def make_app(settings: Settings):
 def main(argv: list[str] | None = None) -> None:
     options = argparse.ArgumentParser(prog="python -m workshop.servers.prefect_app", description=__doc__.split("\n")[0])
     options.add_argument("--port", type=int, help="default: WORKSHOP_PREFECT_PORT, 4200")
-    options.add_argument("--host", default=HOST, help="the address to listen on (default 127.0.0.1)")
+    options.add_argument("--host", help="the address to listen on (default: WORKSHOP_HOST, 127.0.0.1)")
     args = options.parse_args(argv)
     settings = load()
+    host = args.host or settings.host
     if args.port:
         settings = settings.model_copy(update={"prefect_port": args.port})
     from prefect.settings import get_current_settings
 
     prefect = get_current_settings().server
-    serve(make_app(settings), args.host, settings.prefect_port,
-          f"Prefect server on http://{args.host}:{settings.prefect_port}/api (UI at /)",
+    serve(make_app(settings), host, settings.prefect_port,
+          f"Prefect server on http://{host}:{settings.prefect_port}/api (UI at /)",
           # What `prefect server start` gives uvicorn (prefect.cli._server_utils), and the lifespan that runs
           # the database's migrations and the background services.
           ws="auto", lifespan="on", timeout_graceful_shutdown=None, log_level=prefect.logging_level.lower(),

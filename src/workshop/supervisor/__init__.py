@@ -4,5 +4,6 @@
 - `service`: one service: its spec, health, the states a start goes through and what each one does
 - `prefect_server`: the local Prefect server's spec, or the server PREFECT_API_URL names
 - `course`: the course's services together: `up`, `status`, `down`, the deployment runner
-- `postgres`: a room's PostgreSQL; `jupyterhub`: a room's JupyterHub and the proxy it needs
+- `specs`: what starts each of the course's services (`services` says what each is)
+- `postgres`: a room's PostgreSQL (a room's JupyterHub is `workshop.hub`)
 """

@@ -8,32 +8,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .. import services
 from ..contract import MOCK_SITES
 from ..errors import WorkshopError
 from ..settings import Settings, variable
 from . import prefect_server, process
 from .remote import check_remote, require_room
-from .service import Report, check, check_url, ensure, silent
-from .specs import RUNNER, WORKER, local_specs, room_specs, runner_answers, runner_spec, worker_spec
+from .service import Answer, Report, check, check_url, ensure, silent
+from .specs import local_specs, room_specs, runner_spec, worker_spec
 
 START_TIMEOUT = 180.0  # the longest a start may wait for another one (a first Prefect start is ~15 s)
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 @dataclass(frozen=True)
@@ -107,20 +91,20 @@ def up(settings: Settings, report: Report = silent) -> Course:
         for spec in local_specs(settings):
             if ensure(spec, settings, report):
                 started.append(spec.title)
-        settings.ports_file.write_text(settings.port_lines(), encoding="utf-8")
+        settings.ports_file.write_text(services.port_lines(settings), encoding="utf-8")
     return course_for(settings, started)
 
 
 def ensure_runner(settings: Settings, script: Path, prefect_api_url: str, *, restart: bool, report: Report = silent) -> bool:
     spec = runner_spec(settings, script, prefect_api_url)
     with process.exclusive(settings.run_dir, timeout=START_TIMEOUT, what="starting the deployment runner"):
-        if restart and (record := process.live_record(settings.run_dir, RUNNER)):
+        if restart and (record := process.live_record(settings.run_dir, services.RUNNER.name)):
             process.stop(record, settings.run_dir)
         return ensure(spec, settings, report)
 
 
-def stop_runner(settings: Settings, name: str = RUNNER) -> bool:
-    """Stop the deployment runner (or, `name=WORKER`, the worker) if it runs. True if one was stopped."""
+def stop_runner(settings: Settings, name: str = services.RUNNER.name) -> bool:
+    """Stop the deployment runner (or, given the worker's name, the worker) if it runs. True if one was stopped."""
     with process.exclusive(settings.run_dir, timeout=START_TIMEOUT, what=f"stopping the {name}"):
         record = process.live_record(settings.run_dir, name)
         return record is not None and process.stop(record, settings.run_dir)
@@ -133,13 +117,7 @@ def ensure_worker(settings: Settings, pool: str, folder: Path, prefect_api_url: 
 
 
 def stop_worker(settings: Settings) -> bool:
-    return stop_runner(settings, WORKER)
-
-
-
-
-
-
+    return stop_runner(settings, services.WORKER.name)
 
 
 @dataclass(frozen=True)
@@ -147,7 +125,7 @@ class ServiceStatus:
     name: str
     title: str
     url: str
-    state: str  # healthy, down, unready, foreign (as Health)
+    state: Answer  # what its port answered (Health.answer); `status --json` calls it "state"
     detail: str
     pid: int | None  # set when this course started the process
 
@@ -165,11 +143,11 @@ def status(settings: Settings) -> list[ServiceStatus]:
     if settings.in_room:
         for spec in room_specs(settings):
             health = check_remote(spec)
-            rows.append(ServiceStatus(spec.name, f"room's {spec.title}", spec.url, health.state, health.detail, None))
+            rows.append(ServiceStatus(spec.name, f"room's {spec.title}", spec.url, health.answer, health.detail, None))
     if settings.external_prefect_api_url:
         health = prefect_server.check_external(settings)
         rows.append(ServiceStatus("prefect", "Prefect server (PREFECT_API_URL)", settings.external_prefect_api_url,
-                                  health.state, health.detail, None))
+                                  health.answer, health.detail, None))
     specs = local_specs(settings)
     for spec in specs:
         record = process.live_record(settings.run_dir, spec.name)
@@ -178,20 +156,20 @@ def status(settings: Settings) -> list[ServiceStatus]:
             health = check_url(where._replace(netloc=f"{where.hostname}:{record.port}").geturl(), record.port, spec.is_ours)
             note = (f"runs on port {record.port}, not {spec.port} as this terminal's settings say: "
                     f"`export {variable(spec.port_field)}={record.port}` here too")
-            rows.append(ServiceStatus(spec.name, spec.title, record.url, health.state,
+            rows.append(ServiceStatus(spec.name, spec.title, record.url, health.answer,
                                       "; ".join(filter(None, [health.detail, note])), record.pid))
             continue
         health = check(spec)
-        if health.state in ("healthy", "unready") and record is None:
+        if health.answer in ("healthy", "unready") and record is None:
             health = type(health)("foreign", f"answers as a {spec.title}, but this course folder did not start it")
-        rows.append(ServiceStatus(spec.name, spec.title, spec.url, health.state, health.detail,
+        rows.append(ServiceStatus(spec.name, spec.title, spec.url, health.answer, health.detail,
                                   record.pid if record else None))
     if settings.database_url and not settings.in_room and not settings.external_prefect_api_url:
         rows.append(database_status(settings))
-    for name in (RUNNER, WORKER):
-        if (runner := process.live_record(settings.run_dir, name)) is not None:
-            health = check_url(f"{runner.url}/health", runner.port, runner_answers)
-            rows.append(ServiceStatus(name, runner.title, runner.url, health.state, health.detail, runner.pid))
+    for service in services.where("learner"):  # started by a notebook, not `up`: shown only while they run
+        if (runner := process.live_record(settings.run_dir, service.name)) is not None:
+            health = check_url(runner.url + service.health_path, runner.port, service.is_ours)
+            rows.append(ServiceStatus(service.name, runner.title, runner.url, health.answer, health.detail, runner.pid))
     return rows
 
 

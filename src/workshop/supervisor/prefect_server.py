@@ -9,22 +9,14 @@ kernel and terminal.
 
 from __future__ import annotations
 
-import sys
-
 import requests
 
 from ..client import prefect_session
 from ..contract import UI_BASE_IN_HUB
 from ..errors import ServiceError
+from ..services import PREFECT
 from ..settings import HOST, Settings
-from .service import Health, ServiceSpec
-
-
-def _answers_health(response: requests.Response) -> bool:
-    try:
-        return response.status_code == 200 and response.json() is True
-    except ValueError:
-        return False
+from .service import Health, ServiceSpec, described
 
 
 def create_encryption_key(settings: Settings) -> None:
@@ -97,17 +89,9 @@ def local_spec(settings: Settings) -> ServiceSpec:
     if settings.hosts_room:
         # Basic auth for the room; /api/health and /api/ready stay open (checked in 3.9.1), which `status` uses.
         secrets["PREFECT_SERVER_API_AUTH_STRING"] = secrets["PREFECT_API_AUTH_STRING"] = settings.auth_string
-    return ServiceSpec(
-        name="prefect",
-        title="Prefect server",
-        port=settings.prefect_port,
-        port_field="prefect_port",
-        url=settings.course_prefect_api_url.removesuffix("/api"),
-        health_url=f"{settings.course_prefect_api_url}/health",
-        is_ours=_answers_health,
-        # Prefect's server app, as `prefect server start` serves it, with the course's guard (servers.prefect).
-        command=[sys.executable, "-m", "workshop.servers.prefect_app", "--host", settings.host,
-                 "--port", str(settings.prefect_port)],
+    # Prefect's server app, as `prefect server start` serves it, with the course's guard (servers.prefect_app).
+    return described(
+        settings, PREFECT, settings.course_prefect_api_url.removesuffix("/api"),
         own_env={
             "PREFECT_HOME": str(settings.prefect_home),
             "PREFECT_API_URL": settings.course_prefect_api_url,
@@ -153,7 +137,7 @@ def check_external(settings: Settings) -> Health:
         response = requests.get(f"{url}/health", headers=headers, timeout=5)
     except requests.RequestException as exc:
         return Health("down", f"no answer ({type(exc).__name__})")
-    if _answers_health(response):
+    if PREFECT.is_ours(response):
         return Health("healthy")
     return Health("foreign", f"HTTP {response.status_code} from {url}/health")
 

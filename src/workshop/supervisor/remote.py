@@ -15,7 +15,7 @@ def require_room(settings: Settings) -> None:
     """The room's services answer, and take this learner's password; else say what to do."""
     for spec in room_specs(settings):
         health = check_remote(spec)
-        if health.state == "unready":
+        if health.answer == "unready":
             raise ServiceError(f"The room's {spec.title} at {spec.url} runs, but {health.detail}")
         if not health.ok:
             raise ServiceError(

@@ -19,15 +19,18 @@ import enum
 import hashlib
 import random
 import socket
+import sys
 import time
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import requests
 
 from ..client import local_session
 from ..errors import PortBusy, ServiceError, WorkshopTimeout
+from ..services import Service
 from ..settings import HOST, Settings, environment_for_child, variable
 from ..waiting import wait_for
 from . import process
@@ -61,6 +64,23 @@ class ServiceSpec:
     unready_hint: str = ""  # what to do when it answers but is not ready
 
 
+def described(settings: Settings, service: Service, base: str, *, url: str | None = None,
+              arguments: tuple[str, ...] = (), **how) -> ServiceSpec:
+    """`service`'s spec from its row (name, title, port, health check, start) and where this course has it: `base`
+    is its root address, `arguments` follow its start, `how` is the rest of ServiceSpec.
+
+    The service reads its port and address from the environment, as every child does; they are in `own_env` too,
+    so that a process started with others is restarted."""
+    port = getattr(settings, service.port_field)
+    identity = {variable(service.port_field): str(port)}
+    if service.where != "learner":  # a learner's own services listen on loopback, whatever the room's address
+        identity[variable("host")] = settings.host
+    return ServiceSpec(name=service.name, title=how.pop("title", service.title), port=port, port_field=service.port_field,
+                       url=url or base, health_url=base + service.health_path, is_ours=service.is_ours,
+                       command=[sys.executable, *service.start, *arguments],
+                       own_env={**identity, **how.pop("own_env", {})}, **how)
+
+
 def recorded_env(spec: ServiceSpec) -> dict[str, str]:
     """What the process record keeps of the variables that make `spec`: a secret's digest, never the secret."""
     digests = {name: "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16] for name, value in spec.secret_env.items()}
@@ -75,16 +95,21 @@ class State(enum.Enum):
     FOREIGN = "leave it alone and say what to do"
 
 
+# "healthy"; "down"; "unready" (it answers as this service, but cannot serve: Prefect's database is down);
+# "foreign" (the port answers, but not as this service)
+Answer = Literal["healthy", "down", "unready", "foreign"]
+
+
 @dataclass(frozen=True)
 class Health:
-    # "healthy"; "down"; "unready" (it answers as this service, but cannot serve: Prefect's database is down);
-    # "foreign" (the port answers, but not as this service)
-    state: str
+    """What a service's port answered (the supervisor's own view of a service is its `State`)."""
+
+    answer: Answer
     detail: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.state == "healthy"
+        return self.answer == "healthy"
 
 
 def check(spec: ServiceSpec, timeout: float = 2.0) -> Health:
@@ -167,7 +192,7 @@ def plan(spec: ServiceSpec, settings: Settings) -> tuple[State, ProcessRecord | 
     health = check(spec)
     if record is not None:
         return (State.HEALTHY if health.ok else State.UNHEALTHY), record, health
-    if health.state == "down":
+    if health.answer == "down":
         return State.NOT_RUNNING, None, health
     if health.ok:
         health = Health("foreign", f"port {spec.port} answers as a {spec.title}, but not one this course folder started")
@@ -181,7 +206,7 @@ def ensure(spec: ServiceSpec, settings: Settings, report: Report = silent) -> bo
         return False
     if state is State.FOREIGN:
         raise busy_port_error(spec, health.detail)
-    if state is State.UNHEALTHY and health.state == "unready":  # starting it again would not help
+    if state is State.UNHEALTHY and health.answer == "unready":  # starting it again would not help
         try:  # its database may have just come back (`classroom up` starts the room's first)
             wait_for(lambda: check(spec).ok, timeout=15, what=f"the {spec.title} to be ready", interval=0.5)
             return False
@@ -197,7 +222,7 @@ def ensure(spec: ServiceSpec, settings: Settings, report: Report = silent) -> bo
     if state is State.OUTDATED:
         report(f"The {spec.title} runs with other settings ({_difference(record, spec)}): restarting it.")
         process.stop(record, settings.run_dir)
-        if check(spec).state != "down":
+        if check(spec).answer != "down":
             raise busy_port_error(spec, check(spec).detail)
     start(spec, settings, report)
     return True

@@ -1,71 +1,30 @@
-"""What each of the course's services is: how it is started, where it answers, how it is known as the course's.
+"""How the supervisor starts each of the course's services (`services.SERVICES` says what each one is).
 
-| name | service | started by |
-| --- | --- | --- |
-| prefect | the Prefect server (unless PREFECT_API_URL names another; `prefect_server.local_spec`) | `up`, `workshop.start()` |
-| mock-api | the mock randomuser API | `up`, `workshop.start()` |
-| inbox | the notification inbox | `up`, `workshop.start()` |
-| deployments | the process serving notebook 03's deployments | `serve_deployments()` in a notebook |
-| worker | notebook 03's process worker | `start_worker()` in a notebook |
-| hub | a room's JupyterHub, with its proxy and the learners' servers (`jupyterhub.spec`) | `classroom hub` |
+A child gets the course's settings one way, from the environment (`settings.environment_for_child`) and the course
+folder's files, never on its command line: `python -m workshop.servers.inbox` with no arguments is the course's inbox.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import requests
-
-from ..contract import HEALTH, INBOX_ID, MOCK_API_ID
+from .. import services
+from ..hub import service as hub_service
+from ..services import INBOX, MOCK_API, PREFECT, RUNNER, WORKER, Service
 from ..settings import HOST, Settings
-from . import jupyterhub, prefect_server
-from .service import ServiceSpec
-
-RUNNER = "deployments"
-WORKER = "worker"
+from . import prefect_server
+from .service import ServiceSpec, described
 
 
-def _identifies_as(service_id: str):
-    def is_ours(response: requests.Response) -> bool:
-        try:
-            return response.status_code == 200 and response.json().get("service") == service_id
-        except (ValueError, AttributeError):
-            return False
-
-    return is_ours
-
-
-def runner_answers(response: requests.Response) -> bool:
-    try:
-        return response.status_code == 200 and response.json() == {"message": "OK"}
-    except ValueError:
-        return False
-
-
-def _room_options(settings: Settings) -> tuple[list[str], dict[str, str]]:
-    """What a room adds to the mock API's and the inbox's start: the address to listen on, the password."""
-    if not settings.hosts_room:
-        return [], {}
-    return ["--host", settings.host], {"WORKSHOP_ROOM_PASSWORD": settings.room_password.get_secret_value()}
+def _room_password(settings: Settings) -> dict[str, str]:
+    """What a room adds to the mock API's and the inbox's start: its password."""
+    return {"WORKSHOP_ROOM_PASSWORD": settings.room_password.get_secret_value()} if settings.hosts_room else {}
 
 
 def mock_spec(settings: Settings) -> ServiceSpec:
-    options, secrets = _room_options(settings)
-    command = [sys.executable, "-m", "workshop.servers.mock_api", "--port", str(settings.mock_port), *options]
-    if settings.mock_fixture:
-        command += ["--fixture", str(settings.mock_fixture)]
-    return ServiceSpec(
-        name="mock-api",
-        title="mock randomuser API",
-        port=settings.mock_port,
-        port_field="mock_port",
-        url=f"{settings.mock_url}/api/",
-        health_url=settings.mock_url + HEALTH,
-        is_ours=_identifies_as(MOCK_API_ID),
-        command=command,
-        secret_env=secrets,
-    )
+    fixture = {"WORKSHOP_MOCK_FIXTURE": str(settings.mock_fixture)} if settings.mock_fixture else {}
+    return described(settings, MOCK_API, settings.mock_url, url=f"{settings.mock_url}/api/", own_env=fixture,
+                     secret_env=_room_password(settings))
 
 
 def _jupyter_address(settings: Settings) -> dict[str, str]:
@@ -74,33 +33,19 @@ def _jupyter_address(settings: Settings) -> dict[str, str]:
 
 
 def inbox_spec(settings: Settings) -> ServiceSpec:
-    options, secrets = _room_options(settings)
-    return ServiceSpec(
-        name="inbox",
-        title="notification inbox",
-        port=settings.inbox_port,
-        port_field="inbox_port",
-        url=f"{settings.inbox_url}/",
-        health_url=settings.inbox_url + HEALTH,
-        is_ours=_identifies_as(INBOX_ID),
-        command=[sys.executable, "-m", "workshop.servers.inbox", "--port", str(settings.inbox_port),
-                 "--database", str(settings.inbox_db), *options],
-        own_env=_jupyter_address(settings),
-        secret_env=secrets,
-    )
+    return described(settings, INBOX, settings.inbox_url, url=f"{settings.inbox_url}/", own_env=_jupyter_address(settings),
+                     secret_env=_room_password(settings))
+
+
+def _learners(settings: Settings, service: Service) -> str:
+    """Where one of a learner's own services answers: on this machine, whatever the room's address."""
+    return f"http://{HOST}:{getattr(settings, service.port_field)}"
 
 
 def runner_spec(settings: Settings, script: Path, prefect_api_url: str) -> ServiceSpec:
     """The process that runs `script`, which serves deployments with `prefect.serve(...)`."""
-    return ServiceSpec(
-        name=RUNNER,
-        title="deployment runner",
-        port=settings.runner_port,
-        port_field="runner_port",
-        url=f"http://{HOST}:{settings.runner_port}",
-        health_url=f"http://{HOST}:{settings.runner_port}/health",
-        is_ours=runner_answers,
-        command=[sys.executable, str(script)],
+    return described(
+        settings, RUNNER, _learners(settings, RUNNER), arguments=(str(script),),
         own_env={
             # Without the same API URL the runner would start a temporary server of its own.
             "PREFECT_API_URL": prefect_api_url,
@@ -117,15 +62,9 @@ def runner_spec(settings: Settings, script: Path, prefect_api_url: str) -> Servi
 
 def worker_spec(settings: Settings, pool: str, folder: Path, prefect_api_url: str) -> ServiceSpec:
     """A process worker of `pool`, as `prefect worker start` runs one, in `folder` (where the deployments' code is)."""
-    return ServiceSpec(
-        name=WORKER,
-        title=f"process worker of {pool}",
-        port=settings.worker_port,
-        port_field="worker_port",
-        url=f"http://{HOST}:{settings.worker_port}",
-        health_url=f"http://{HOST}:{settings.worker_port}/health",
-        is_ours=runner_answers,
-        command=[sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process", "--with-healthcheck"],
+    return described(
+        settings, WORKER, _learners(settings, WORKER), title=f"{WORKER.title} of {pool}",
+        arguments=("--pool", pool, "--type", "process", "--with-healthcheck"),
         own_env={
             "PREFECT_API_URL": prefect_api_url,  # the notebook's server, not a temporary one of its own
             "PREFECT_WORKER_QUERY_SECONDS": "1",  # look for runs every second (default 10 s), as the runner does
@@ -137,18 +76,22 @@ def worker_spec(settings: Settings, pool: str, folder: Path, prefect_api_url: st
     )
 
 
+def _course_spec(settings: Settings, service: Service) -> ServiceSpec:
+    return {PREFECT: prefect_server.local_spec, MOCK_API: mock_spec, INBOX: inbox_spec}[service](settings)
+
+
 def local_specs(settings: Settings) -> list[ServiceSpec]:
-    """The services this course runs itself (the Prefect server only without PREFECT_API_URL; none in a room)."""
+    """The services this course runs itself, in the table's order (the Prefect server only without PREFECT_API_URL,
+    the hub only in a room that has one; none for a learner in a room)."""
     if settings.in_room:
         return []
-    specs = [mock_spec(settings), inbox_spec(settings)]
-    if settings.external_prefect_api_url is None:
-        specs.insert(0, prefect_server.local_spec(settings))
+    specs = [_course_spec(settings, service) for service in services.where("course")
+             if service is not PREFECT or settings.external_prefect_api_url is None]
     if settings.hosts_room and settings.hub:
-        specs.append(jupyterhub.spec(settings))  # last: it routes to the others
+        specs.append(hub_service.spec(settings))  # last: it routes to the others
     return specs
 
 
 def room_specs(settings: Settings) -> list[ServiceSpec]:
     """The room's services as a learner reaches them (to check, never to start)."""
-    return [prefect_server.local_spec(settings), mock_spec(settings), inbox_spec(settings)]
+    return [_course_spec(settings, service) for service in services.where("course")]

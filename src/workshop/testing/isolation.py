@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..services import SERVICES
 from ..settings import PORT_DEFAULTS, variable
 from ..supervisor.service import SPARE_PORTS, spare_ports
 from ..supervisor.service import free_port as free_port  # for a test's own server, which binds it at once
@@ -26,8 +27,6 @@ FORGET = ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE", "PREFECT_UI_U
           "PREFECT_API_AUTH_STRING", "WORKSHOP_HUB", "WORKSHOP_HUB_URL", "WORKSHOP_HUB_IDLE_MINUTES")
 
 
-SERVICE_PORTS = tuple(variable(field) for field in PORT_DEFAULTS if field != "hub_port")
-HUB_PORTS = 3  # WORKSHOP_HUB_PORT and the next two
 _handed_out: set[int] = set()  # ports this process gave a course that may not listen yet
 
 
@@ -49,11 +48,15 @@ def spare_port() -> int:
 def course_ports() -> dict[str, str]:
     """Ports for each of a course's services, which no other course of this test run has and which the system
     does not hand out meanwhile (see SPARE_PORTS)."""
-    count = len(SERVICE_PORTS) + HUB_PORTS
-    first = spare_ports(count, _own_ports(), _handed_out)
-    _handed_out.update(range(first, first + count))
-    return {**{name: str(first + offset) for offset, name in enumerate(SERVICE_PORTS)},
-            variable("hub_port"): str(first + len(SERVICE_PORTS))}
+    # One port for each port setting, the services' table saying which take more (the hub's three).
+    widths = {field: 1 for field in PORT_DEFAULTS} | {service.port_field: service.ports for service in SERVICES}
+    first = spare_ports(sum(widths.values()), _own_ports(), _handed_out)
+    ports, port = {}, first
+    for field, width in widths.items():
+        ports[variable(field)] = str(port)
+        port += width
+    _handed_out.update(range(first, port))
+    return ports
 
 
 def enter(prefix: str = "workshop-") -> Path:
