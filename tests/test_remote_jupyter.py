@@ -23,7 +23,7 @@ from workshop.instructor.jupyterlab import lab_command
 from workshop.servers import inbox
 from workshop.settings import JUPYTERLAB_PORT, PORT_DEFAULTS, Settings
 from workshop.supervisor import prefect_server
-from workshop.supervisor.course import course_for
+from workshop.supervisor.addresses import course_for
 from workshop.supervisor.specs import inbox_spec
 from workshop.testing.serving import Served
 
@@ -146,7 +146,7 @@ def test_binders_start_script_points_the_course_at_jupyterlabs_path(laptop, tmp_
     assert re.search(r"^-e \.\[remote\]$", (ROOT / "binder" / "requirements.txt").read_text(), re.M)
     shown = subprocess.run(
         [str(ROOT / "binder" / "start"), sys.executable, "-c",
-         "from workshop import settings; from workshop.supervisor.course import course_for; "
+         "from workshop import settings; from workshop.supervisor.addresses import course_for; "
          "c = course_for(settings.load()); print(c.prefect_ui_url, c.inbox_url)"],
         env={**os.environ, "JUPYTERHUB_SERVICE_PREFIX": "/user/ann-x7k2/"}, capture_output=True, text=True, timeout=60)
     assert shown.stdout.split() == ["/user/ann-x7k2/proxy/absolute/4200", "/user/ann-x7k2/proxy/absolute/4281/"], shown

@@ -52,7 +52,7 @@ def test_a_room_without_a_name_says_how_to_join(home, monkeypatch):
 
 
 def test_a_notebook_in_the_rooms_own_folder_is_told_to_demo_as_a_learner(home, monkeypatch):
-    from workshop.supervisor.course import course_for
+    from workshop.supervisor.addresses import course_for
 
     monkeypatch.setenv("WORKSHOP_ROOM_PASSWORD", "s3cret")
     shown = course_for(settings_module.load())._repr_markdown_()
@@ -70,7 +70,7 @@ def test_classroom_hub_without_jupyterhubs_proxy_says_how_to_install_it_and_star
 
 def test_a_hub_learners_server_is_in_the_room_under_their_name_and_shows_pages_through_the_hub(home, monkeypatch):
     from workshop.hub import config as hub
-    from workshop.supervisor.course import course_for
+    from workshop.supervisor.addresses import course_for
     from workshop.supervisor.service import SPARE_PORTS
 
     room.write_room_file(settings_module.load(), {"WORKSHOP_ROOM_PASSWORD": "s3cret-_x", "WORKSHOP_HUB": "true"})

@@ -48,7 +48,7 @@ _EXPORTS = {
     "start": "notebook.session",
     "status": "notebook.session",
     "check_environment": "notebook.environment",
-    "Course": "supervisor.course",
+    "Course": "supervisor.addresses",
     "MockAPI": "notebook.mock",
     "data_api_url": "notebook.mock",
     "Inbox": "notebook.inbox",

@@ -16,6 +16,7 @@ from ..errors import WorkshopError
 from ..hub.config import ADMIN, ADMIN_PASSWORD_FILE
 from ..settings import PREFIX, Settings
 from ..supervisor import course
+from ..supervisor.addresses import course_for
 from . import room
 from .paths import PATHS
 
@@ -281,7 +282,7 @@ def cmd_join(args: argparse.Namespace, settings: Settings) -> int:
                        mock_port=args.mock_port, inbox_port=args.inbox_port)
     print(f"Joined the room at {joined.room} as {joined.learner}. From now on every notebook and terminal of this "
           f"course folder uses the room's Prefect server; what you create is named {joined.prefix}...\n"
-          f"Prefect UI: {course.course_for(joined).prefect_ui_url}  (its login box: {settings_module.ROOM_USER}:"
+          f"Prefect UI: {course_for(joined).prefect_ui_url}  (its login box: {settings_module.ROOM_USER}:"
           f"the room's password)\nYour inbox: {joined.inbox_url}/  (user {settings_module.ROOM_USER}, the room's password)\n"
           f"`python -m workshop lab` opens the course; `python -m workshop leave` goes back to this laptop's own server.")
     return 0

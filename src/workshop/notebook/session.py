@@ -5,7 +5,8 @@ from __future__ import annotations
 from .. import settings
 from ..prefect_client import use_prefect_server
 from ..supervisor import course
-from ..supervisor.course import Course, ServiceStatus
+from ..supervisor.addresses import Course
+from ..supervisor.course import ServiceStatus
 
 
 def start() -> Course:
