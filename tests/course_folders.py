@@ -1,13 +1,20 @@
 """A course folder of a test's own, used as a person uses one: its environment (its own home and ports, and its own
-Prefect server unless it is given one) and `python -m workshop ...` run in it."""
+Prefect server unless it is given one) and `python -m workshop ...` run in it; a room run from one, and learners
+who joined it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+from workshop import settings as settings_module
+from workshop.supervisor import postgres
 from workshop.testing.isolation import course_ports
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +34,50 @@ def cli(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.Com
 
 
 def ports_free(env: dict[str, str]) -> bool:
+    """Nothing listens on any of the course folder's ports (a room's Redis and PostgreSQL included)."""
     from workshop.supervisor.service import port_in_use
 
-    return not any(port_in_use(int(env[name])) for name in ("WORKSHOP_PREFECT_PORT", "WORKSHOP_MOCK_PORT", "WORKSHOP_INBOX_PORT"))
+    names = [settings_module.variable(field) for field in settings_module.PORT_DEFAULTS]
+    return not any(port_in_use(int(env[name])) for name in names if name in env)
+
+
+Room = tuple[dict[str, str], str, list[str]]  # the instructor's environment, the join address, the join line's options
+
+
+@contextlib.contextmanager
+def open_room(folder: Path, *options: str, timeout: float = 300) -> Iterator[Room]:
+    """An instructor's course folder with `classroom up [options]` run; `classroom down` after, its database gone."""
+    env = private_course(folder)
+    home = Path(env["WORKSHOP_HOME"])
+    try:
+        up = cli(env, "classroom", "up", *options, timeout=timeout)
+        assert up.returncode == 0, up.stdout + up.stderr
+        line = re.search(r"python -m workshop join (http://workshop:\S+) --as YOUR_NAME(.*)", up.stdout)
+        assert line, up.stdout
+        yield env, line.group(1), line.group(2).split()
+    finally:
+        down = cli(env, "classroom", "down", timeout=120)
+        shutil.rmtree(postgres.room_folder(settings_module.Settings(home=home)), ignore_errors=True)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert ports_free(env) and not (home / "room.env").exists()
+
+
+def learner_folder(tmp_path: Path, name: str) -> dict[str, str]:
+    """A learner's own course folder; the room's ports come from the join line, not from this test's course."""
+    return {key: value for key, value in private_course(tmp_path / name).items()
+            if key not in ("WORKSHOP_PREFECT_PORT", "WORKSHOP_MOCK_PORT", "WORKSHOP_INBOX_PORT")}
+
+
+def learner_env(room: Room, tmp_path: Path, name: str) -> dict[str, str]:
+    """A learner who joined the room with the instructor's line."""
+    _, address, options = room
+    learner = learner_folder(tmp_path, name)
+    joined = cli(learner, "join", address, "--as", name, *options)
+    assert joined.returncode == 0, joined.stdout + joined.stderr
+    return learner
+
+
+def room_api(room: Room) -> tuple[str, tuple[str, str]]:
+    env, address, _ = room
+    password = re.search(r"://workshop:([^@]+)@", address).group(1)
+    return f"http://127.0.0.1:{env['WORKSHOP_PREFECT_PORT']}/api", ("workshop", password)

@@ -25,7 +25,7 @@ from workshop.supervisor import postgres
 from workshop.waiting import wait_for
 
 from . import learner_terminal as term
-from .course_folders import ROOT, cli, ports_free, private_course
+from .course_folders import ROOT, cli, learner_env, learner_folder, open_room, room_api
 from .notebooks import NOTEBOOKS, ROOM_PLANS, assert_checks_ran, run_notebook
 
 pytestmark = [pytest.mark.skipif(postgres.binaries() is None, reason=postgres.INSTALL_HINT),
@@ -35,41 +35,9 @@ LEARNERS = tuple(ROOM_PLANS)
 
 @pytest.fixture(scope="module")
 def room(tmp_path_factory):
-    """The instructor's course folder with a room up; yields (environment, join line)."""
-    env = private_course(tmp_path_factory.mktemp("instructor"))
-    home = Path(env["WORKSHOP_HOME"])
-    try:
-        up = cli(env, "classroom", "up", timeout=300)
-        assert up.returncode == 0, up.stdout + up.stderr
-        line = re.search(r"python -m workshop join (http://workshop:\S+) --as YOUR_NAME(.*)", up.stdout)
-        assert line, up.stdout
-        yield env, line.group(1), line.group(2).split()
-    finally:
-        down = cli(env, "classroom", "down", timeout=120)
-        shutil.rmtree(postgres.room_folder(settings_module.Settings(home=home)), ignore_errors=True)
-    assert down.returncode == 0, down.stdout + down.stderr
-    assert ports_free(env) and not (home / "room.env").exists()
-
-
-def learner_folder(tmp_path: Path, name: str) -> dict[str, str]:
-    """A learner's own course folder; the room's ports come from the join line, not from this test's course."""
-    return {key: value for key, value in private_course(tmp_path / name).items()
-            if key not in ("WORKSHOP_PREFECT_PORT", "WORKSHOP_MOCK_PORT", "WORKSHOP_INBOX_PORT")}
-
-
-def learner_env(room, tmp_path: Path, name: str) -> dict[str, str]:
-    """A learner who joined the room with the instructor's line."""
-    _, address, options = room
-    learner = learner_folder(tmp_path, name)
-    joined = cli(learner, "join", address, "--as", name, *options)
-    assert joined.returncode == 0, joined.stdout + joined.stderr
-    return learner
-
-
-def room_api(room) -> tuple[str, tuple[str, str]]:
-    env, address, _ = room
-    password = re.search(r"://workshop:([^@]+)@", address).group(1)
-    return f"http://127.0.0.1:{env['WORKSHOP_PREFECT_PORT']}/api", ("workshop", password)
+    """The instructor's course folder with a room up; yields (environment, join address, join options)."""
+    with open_room(tmp_path_factory.mktemp("instructor")) as opened:
+        yield opened
 
 
 def names_on_server(room, prefix: str) -> dict[str, list[str]]:

@@ -95,7 +95,8 @@ def test_what_the_package_imports_is_declared():
 
     declared = names(project["dependencies"])
     extras = {extra: names(lines) for extra, lines in project["optional-dependencies"].items()}
-    by_extra = {"hub/config.py": "hub", "hub/jupyterhub_config.py": "hub", "instructor/site.py": "site"}
+    by_extra = {"hub/config.py": "hub", "hub/jupyterhub_config.py": "hub", "instructor/site.py": "site",
+                "supervisor/redis.py": "scale"}
     distribution = {"yaml": "pyyaml", "IPython": "ipython"}
     missing = set()
     for path in (ROOT / "src" / "workshop").rglob("*.py"):

@@ -175,7 +175,8 @@ def test_the_course_s_services_get_their_settings_from_the_environment_only(monk
     settings = settings_module.load()
     started = [*specs.local_specs(settings), specs.runner_spec(settings, tmp_path / "serve.py", "http://x/api"),
                specs.worker_spec(settings, "pool", tmp_path, "http://x/api")]
-    assert {spec.name for spec in started} | {services.HUB.name} == {service.name for service in services.SERVICES}
+    assert {spec.name for spec in started} | {services.HUB.name, services.PREFECT_SERVICES.name} == {
+        service.name for service in services.SERVICES}  # those two: a room's with a hub, a scaled room's
     for spec in started:
         assert not {"--port", "--host", "--database", "--fixture"} & set(spec.command), spec.command
         assert spec.own_env[settings_module.variable(spec.port_field)] == str(spec.port)  # a move restarts it

@@ -21,6 +21,7 @@ STATS = CONTROL + "stats"  # the mock's counts of what it answered: GET, DELETE
 
 MOCK_API_ID = f"{PREFIX}mock-api"
 INBOX_ID = f"{PREFIX}inbox"
+PREFECT_SERVICES_ID = f"{PREFIX}prefect-services"  # a scaled room's process of Prefect's background services
 MOCK_SITES = {"primary": "/api/", "mirror": "/mirror/api/"}
 
 HUB_INBOX = "/inbox"  # where a room's hub shows the inbox (its proxy keeps the path)

@@ -13,11 +13,11 @@ from typing import Literal
 
 import requests
 
-from .contract import HEALTH, INBOX_ID, MOCK_API_ID
+from .contract import HEALTH, INBOX_ID, MOCK_API_ID, PREFECT_SERVICES_ID
 from .settings import Settings, variable
 
 # course: the course's shared services, on a laptop or, in a room, the room's; learner: each learner runs their
-# own, in a room too; room: only the machine that runs a room has it.
+# own, in a room too; room: only the machine that runs a room has it, and only when the room asks for it.
 Where = Literal["course", "learner", "room"]
 
 
@@ -56,11 +56,14 @@ INBOX = Service("inbox", "notification inbox", "inbox_port", HEALTH, _named(INBO
 RUNNER = Service("deployments", "deployment runner", "runner_port", "/health", _prefect_webserver, (), where="learner")
 WORKER = Service("worker", "process worker", "worker_port", "/health", _prefect_webserver,
                  ("-m", "prefect", "worker", "start"), where="learner")
+# A room in Prefect's scaled mode runs the API in several processes without them, and them in this one.
+PREFECT_SERVICES = Service("prefect-services", "Prefect server's background services", "services_port", HEALTH,
+                           _named(PREFECT_SERVICES_ID), ("-m", "workshop.servers.prefect_services"), where="room")
 # The hub's proxy takes the hub's port, talks to it on the next, and the hub itself listens on the one after.
 HUB = Service("hub", "JupyterHub", "hub_port", "/hub/api/", lambda body: isinstance(body, dict) and "version" in body,
               ("-m", "jupyterhub"), where="room", ports=3)
 
-SERVICES = (PREFECT, MOCK_API, INBOX, RUNNER, WORKER, HUB)
+SERVICES = (PREFECT, MOCK_API, INBOX, RUNNER, WORKER, PREFECT_SERVICES, HUB)
 
 
 def where(kind: Where) -> tuple[Service, ...]:

@@ -12,6 +12,9 @@ given the object (or asks `current()` for the one this process uses):
 | WORKSHOP_RUNNER_PORT | 4282 | health endpoint of the process serving the course's deployments |
 | WORKSHOP_WORKER_PORT | 4283 | health endpoint of the course's process worker (notebook 03's `prefect deploy`) |
 | WORKSHOP_POSTGRES_PORT | 4232 | the PostgreSQL a room's server uses (`classroom up`), on 127.0.0.1 |
+| WORKSHOP_API_WORKERS | 1 | a room's Prefect API in this many processes, in Prefect's scaled mode (`classroom up --api-workers N`) |
+| WORKSHOP_REDIS_PORT | 4233 | the Redis a room in the scaled mode uses for Prefect's events and messaging, on 127.0.0.1 |
+| WORKSHOP_SERVICES_PORT | 4284 | health endpoint of a scaled room's process of Prefect's background services, on 127.0.0.1 |
 | WORKSHOP_API_URL | the mock | any randomuser-compatible API, e.g. https://randomuser.me/api/ |
 | WORKSHOP_MOCK_FIXTURE | none | a recorded randomuser answer the mock replays |
 | WORKSHOP_DATABASE_URL | SQLite in WORKSHOP_HOME | a PostgreSQL database for the course's Prefect server |
@@ -84,7 +87,7 @@ COURSE_ROOT: Path | None = (
 
 Port = Annotated[int, Field(ge=1024, le=65535)]
 PORT_DEFAULTS = {"prefect_port": 4200, "mock_port": 4280, "inbox_port": 4281, "runner_port": 4282, "worker_port": 4283,
-                 "postgres_port": 4232, "hub_port": 4290}
+                 "services_port": 4284, "postgres_port": 4232, "redis_port": 4233, "hub_port": 4290}
 JUPYTERLAB_PORT = 8888  # JupyterLab's own default, which the dev container forwards
 # Where jupyter-server-proxy serves a port of this machine under JupyterLab's address, the whole path passed on
 # (its `absolute` route): the Prefect UI is served at that path itself (Prefect's ui.serve_base).
@@ -114,7 +117,9 @@ class Settings(BaseSettings):
     inbox_port: Port = PORT_DEFAULTS["inbox_port"]
     runner_port: Port = PORT_DEFAULTS["runner_port"]
     worker_port: Port = PORT_DEFAULTS["worker_port"]
+    services_port: Port = PORT_DEFAULTS["services_port"]
     postgres_port: Port = PORT_DEFAULTS["postgres_port"]
+    redis_port: Port = PORT_DEFAULTS["redis_port"]
     hub_port: Annotated[int, Field(ge=1024, le=65533)] = PORT_DEFAULTS["hub_port"]  # and the next two
     api_url: str | None = None
     mock_fixture: Path | None = None
@@ -123,6 +128,7 @@ class Settings(BaseSettings):
     learner: str | None = None
     room_password: SecretStr | None = None
     host: str = HOST
+    api_workers: Annotated[int, Field(ge=1, le=32)] = 1  # a room's Prefect API processes (`classroom up --api-workers`)
     hub: bool = False  # this room serves JupyterHub too (`classroom hub` writes it to the room file)
     hub_url: str | None = None
     hub_idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 30
@@ -217,6 +223,12 @@ class Settings(BaseSettings):
     def hosts_room(self) -> bool:
         """This course folder runs a room (`classroom up`): its services ask for the room's password."""
         return self.room is None and self.room_password is not None
+
+    @property
+    def scaled(self) -> bool:
+        """This course folder runs a room in Prefect's scaled mode: Redis, the API in several processes, the
+        background services in one of their own."""
+        return self.hosts_room and self.api_workers > 1
 
     @property
     def prefix(self) -> str:

@@ -22,11 +22,12 @@ from .paths import PATHS
 
 
 def _print_status(rows: list[course.ServiceStatus]) -> None:
+    width = max((len(row.title) for row in rows), default=0)
     for row in rows:
         mark = "OK  " if row.ok else "BUSY" if row.state == "foreign" else "DOWN"
         owner = f" (pid {row.pid})" if row.pid else ""
         detail = f"  - {row.detail}" if row.detail else ""
-        print(f"{mark} {row.title:<34} {row.url}{owner}{detail}")
+        print(f"{mark} {row.title:<{width}} {row.url}{owner}{detail}")
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
@@ -202,7 +203,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_classroom(args: argparse.Namespace, settings: Settings) -> int:
     if args.action in ("up", "hub"):
         settings = room.host(settings, address=args.host, new_password=args.new_password, hub=args.action == "hub",
-                             report=lambda line: print(line, flush=True))
+                             api_workers=args.api_workers, report=lambda line: print(line, flush=True))
     elif args.action == "down":
         stopped, database = room.end(settings)
         for result in stopped:
@@ -353,6 +354,10 @@ def parser() -> argparse.ArgumentParser:
                                 "report: each learner's time per notebook, checks, hints and predictions, as CSV")
     classroom.add_argument("--host", help="up, hub: an address of this machine learners reach (default: 127.0.0.1, this machine only)")
     classroom.add_argument("--new-password", action="store_true", help="up, hub: a new room password (learners join again)")
+    classroom.add_argument("--api-workers", type=int, default=1, metavar="N",
+                           help="up, hub: Prefect's scaled mode, for rooms past about 20 learners: the API in N processes, "
+                                "its background services in one more, events through a Redis the course starts "
+                                "(each `up` says it again; without it, one server process)")
     classroom.add_argument("--output", help="report: the CSV file to write (default: room-report-DATE.csv here)")
     classroom.set_defaults(run=cmd_classroom)
     join = commands.add_parser("join", help="work in a room: use its Prefect server, mock API and inbox (the instructor gives the line)")

@@ -26,8 +26,9 @@ from ..errors import SettingsError, WorkshopError
 from ..hub import service as hub_service
 from ..hub.config import stop_learners_runners
 from ..private import write_private
+from ..services import HUB, PREFECT_SERVICES
 from ..settings import PORT_DEFAULTS, ROOM_USER, Settings, variable
-from ..supervisor import course, postgres, process, remote
+from ..supervisor import course, postgres, process, redis, remote
 from ..supervisor.service import Report, silent
 
 
@@ -65,19 +66,30 @@ def _checked_address(host: str) -> str:
     return host
 
 
-def host(settings: Settings, *, address: str | None, new_password: bool, hub: bool = False,
+def host(settings: Settings, *, address: str | None, new_password: bool, hub: bool = False, api_workers: int = 1,
          report: Report = silent) -> Settings:
-    """Start (or keep running) the room's services, with its JupyterHub if `hub`; returns the room's settings."""
+    """Start (or keep running) the room's services, with its JupyterHub if `hub`, in Prefect's scaled mode with the
+    API in `api_workers` processes if more than one; returns the room's settings."""
     if settings.in_room:
         raise WorkshopError("This course folder has joined a room as a learner: `python -m workshop leave` first.")
     if hub:
         hub_service.require_hub()  # before anything starts
+    if not 1 <= api_workers <= 32:
+        raise WorkshopError(f"--api-workers {api_workers}: give 2 to 32 API processes for Prefect's scaled mode (about "
+                            "one per core), or leave it out for one server process.")
+    if api_workers > 1:
+        redis.require()
     values = {"WORKSHOP_ROOM_PASSWORD": _room_password(settings, new_password),
               "WORKSHOP_HOST": _checked_address(address or settings.host)}
     if hub:
         values["WORKSHOP_HUB"] = "true"
-    elif record := process.live_record(settings.run_dir, "hub"):
-        process.stop(record, settings.run_dir)  # `classroom up` after `classroom hub`: a room without its hub
+    if api_workers > 1:
+        values["WORKSHOP_API_WORKERS"] = str(api_workers)
+    # What the room no longer has (`classroom up` after `classroom hub`, or without --api-workers after it).
+    gone = ([] if hub else [HUB.name]) + ([] if api_workers > 1 else [redis.NAME, PREFECT_SERVICES.name])
+    for name in gone:
+        if record := process.live_record(settings.run_dir, name):
+            process.stop(record, settings.run_dir)
     # The room's own PostgreSQL unless the environment names a database (not the room file: a second `up` would
     # otherwise drop the URL it wrote, and restart the server on SQLite).
     if Settings().database_url is None:

@@ -313,7 +313,9 @@ def uvicorn_config(app, host: str, port: int, limits: Limits = LIMITS, **options
     """uvicorn's configuration for one of the course's servers, with `limits` (`options` are uvicorn's own)."""
     import uvicorn
 
-    protocol = type("Protocol", (_Protocol,), {"head_seconds": limits.head_seconds})
+    # The default by name: several worker processes get the configuration pickled, which a made class is not.
+    protocol = (_Protocol if limits.head_seconds == _Protocol.head_seconds else
+                type("Protocol", (_Protocol,), {"head_seconds": limits.head_seconds}))
     chosen = {
         "ws": "none", "lifespan": "off",  # the mock and the inbox speak plain HTTP and start nothing
         "timeout_graceful_shutdown": 2,  # a live inbox page's stream must not hold a stop
@@ -325,13 +327,20 @@ def uvicorn_config(app, host: str, port: int, limits: Limits = LIMITS, **options
 
 
 def serve(app, host: str, port: int, banner: str, limits: Limits = LIMITS, **options) -> None:
-    """Serve `app` in the foreground until SIGTERM (`python -m workshop down`) or Ctrl-C."""
+    """Serve `app` in the foreground until SIGTERM (`python -m workshop down`) or Ctrl-C. With uvicorn's `workers`
+    above 1, `app` is the import path of a factory, which each worker process calls."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn_config(app, host, port, limits, **{"log_level": "info", **options}))
+    config = uvicorn_config(app, host, port, limits, **{"log_level": "info", **options})
+    server = uvicorn.Server(config)
     # uvicorn stops on SIGTERM, then raises it again with the handler it found: let that one end the process as
     # a clean stop (exit 0), as `down` asks for one.
     signal.signal(signal.SIGTERM, lambda *_: None)
     print(banner, flush=True)
     with contextlib.suppress(KeyboardInterrupt):
-        server.run()
+        if config.workers > 1:  # as uvicorn.run does it: one socket, a supervisor that restarts a worker that dies
+            from uvicorn.supervisors import Multiprocess
+
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
+        else:
+            server.run()

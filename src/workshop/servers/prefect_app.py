@@ -185,11 +185,37 @@ def make_app(settings: Settings):
                  proxied=settings.proxied_without_host(settings.prefect_port))
 
 
+def app_from_environment():
+    """The app as each of several worker processes makes it (`WORKSHOP_API_WORKERS`), from its environment."""
+    return make_app(load())
+
+
+async def prepare_database() -> None:
+    """What each Prefect server process does when it starts (its lifespan, 3.9.1): the database's migrations, then
+    the block types. Several API processes must not all do it at once on a new database, so a scaled room does it
+    here first, and starts them without."""
+    from prefect.server.database import provide_database_interface
+    from prefect.server.models.block_registration import run_block_auto_registration
+
+    database = provide_database_interface()
+    await database.create_db()
+    session = await database.session()
+    async with session:
+        await run_block_auto_registration(session=session)
+
+
 def main(argv: list[str] | None = None) -> None:
     options = argparse.ArgumentParser(prog="python -m workshop.servers.prefect_app", description=__doc__.split("\n")[0])
     options.add_argument("--port", type=int, help="default: WORKSHOP_PREFECT_PORT, 4200")
     options.add_argument("--host", help="the address to listen on (default: WORKSHOP_HOST, 127.0.0.1)")
+    options.add_argument("--prepare-database", action="store_true",
+                         help="bring the database's tables and block types up to date, then exit")
     args = options.parse_args(argv)
+    if args.prepare_database:
+        import asyncio
+
+        asyncio.run(prepare_database())
+        return
     settings = load()
     host = args.host or settings.host
     if args.port:
@@ -197,12 +223,16 @@ def main(argv: list[str] | None = None) -> None:
     from prefect.settings import get_current_settings
 
     prefect = get_current_settings().server
-    serve(make_app(settings), host, settings.prefect_port,
-          f"Prefect server on http://{host}:{settings.prefect_port}/api (UI at /)",
+    workers = settings.api_workers if settings.scaled else 1
+    app = "workshop.servers.prefect_app:app_from_environment" if workers > 1 else make_app(settings)
+    serve(app, host, settings.prefect_port,
+          f"Prefect server on http://{host}:{settings.prefect_port}/api (UI at /)"
+          + (f", in {workers} processes" if workers > 1 else ""),
           # What `prefect server start` gives uvicorn (prefect.cli._server_utils), and the lifespan that runs
           # the database's migrations and the background services.
           ws="auto", lifespan="on", timeout_graceful_shutdown=None, log_level=prefect.logging_level.lower(),
-          ws_ping_interval=prefect.api.websocket_ping_interval, ws_ping_timeout=prefect.api.websocket_ping_timeout)
+          ws_ping_interval=prefect.api.websocket_ping_interval, ws_ping_timeout=prefect.api.websocket_ping_timeout,
+          workers=workers, factory=workers > 1)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,17 @@ kernel and terminal.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import requests
 
 from ..client import prefect_session
 from ..contract import UI_BASE_IN_HUB
 from ..errors import ServiceError
-from ..services import PREFECT
-from ..settings import HOST, Settings
+from ..services import PREFECT, PREFECT_SERVICES
+from ..settings import HOST, Settings, environment_for_child
+from . import redis
 from .service import Health, ServiceSpec, described
 
 
@@ -82,37 +86,72 @@ def _first_start_note(settings: Settings) -> str:
     return "" if (settings.prefect_home / SQLITE_FILE).exists() else "the first start creates its database: about 15 s"
 
 
-def local_spec(settings: Settings) -> ServiceSpec:
+def _secrets(settings: Settings) -> dict[str, str]:
     secrets = {}
     if settings.database_url:
         secrets["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = settings.database_url.get_secret_value()
     if settings.hosts_room:
         # Basic auth for the room; /api/health and /api/ready stay open (checked in 3.9.1), which `status` uses.
         secrets["PREFECT_SERVER_API_AUTH_STRING"] = secrets["PREFECT_API_AUTH_STRING"] = settings.auth_string
+    if settings.scaled:
+        secrets.update(redis.prefect_settings(settings)[1])
+    return secrets
+
+
+def _scaled(settings: Settings) -> dict[str, str]:
+    """Prefect's scaled mode, as `prefect server start --workers N` sets it up: events on the room's Redis, and the
+    database made ready once before the API's processes start (`_prepare`), not by each of them at once."""
+    if not settings.scaled:
+        return {}
+    return {**redis.prefect_settings(settings)[0], "PREFECT_SERVER_DATABASE_MIGRATE_ON_START": "false",
+            "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false"}
+
+
+def _own_env(settings: Settings) -> dict[str, str]:
+    """What makes a Prefect server process of the course's: its API and, in the scaled mode, its services."""
+    return {
+        "PREFECT_HOME": str(settings.prefect_home),
+        "PREFECT_API_URL": settings.course_prefect_api_url,
+        # Offline laptops: no telemetry attempts, no error in the log about them.
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+        # The root opens the classic UI (V1), where every run link the course and Prefect's `ui_url` print leads,
+        # and which loads nothing from elsewhere (the V2 UI asks amplitude.com: docs/upstream.md); V2 is at /v2/.
+        "PREFECT_SERVER_UI_V2_ENABLED": "false",
+        # Pages of other origins may not read its answers (Prefect allows every origin by default).
+        "PREFECT_SERVER_API_CORS_ALLOWED_ORIGINS": ",".join(sorted(settings.served_origins(settings.prefect_port))),
+        # A deployment nobody serves turns "not ready" after 15 s, checked every 5 s (60 s and 15 s by
+        # default): notebook 03 shows it within a lesson. Everything else is Prefect's default.
+        "PREFECT_SERVER_SERVICES_FOREMAN_LOOP_SECONDS": "5",
+        # Events are readable 1 s after they arrive, not 5 s: the event feed, the board and the checks see them sooner.
+        "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL": "1",
+        "PREFECT_SERVER_SERVICES_FOREMAN_DEPLOYMENT_LAST_POLLED_TIMEOUT_SECONDS": "15",
+        **_behind_hub(settings),
+        **_through_jupyter(settings),
+        **_scaled(settings),
+    }
+
+
+def _prepare(settings: Settings, environment: dict[str, str]) -> None:
+    """Bring the database's tables and block types up to date, as one server process does at its start."""
+    done = subprocess.run([sys.executable, *PREFECT.start, "--prepare-database"], capture_output=True, text=True,
+                          env=environment_for_child(settings, environment), cwd=settings.home, timeout=300)
+    if done.returncode != 0:
+        raise ServiceError(f"The room's database could not be made ready for Prefect: {(done.stderr or done.stdout)[-800:]}")
+
+
+def local_spec(settings: Settings) -> ServiceSpec:
+    secrets = _secrets(settings)
+    own = _own_env(settings)
+    if settings.scaled:  # the API in several processes, without the background services (`services_spec`)
+        own |= {"WORKSHOP_API_WORKERS": str(settings.api_workers), "PREFECT__SERVER_WEBSERVER_ONLY": "1"}
     # Prefect's server app, as `prefect server start` serves it, with the course's guard (servers.prefect_app).
     return described(
         settings, PREFECT, settings.course_prefect_api_url.removesuffix("/api"),
-        own_env={
-            "PREFECT_HOME": str(settings.prefect_home),
-            "PREFECT_API_URL": settings.course_prefect_api_url,
-            # Offline laptops: no telemetry attempts, no error in the log about them.
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
-            # The root opens the classic UI (V1), where every run link the course and Prefect's `ui_url` print leads,
-            # and which loads nothing from elsewhere (the V2 UI asks amplitude.com: docs/upstream.md); V2 is at /v2/.
-            "PREFECT_SERVER_UI_V2_ENABLED": "false",
-            # Pages of other origins may not read its answers (Prefect allows every origin by default).
-            "PREFECT_SERVER_API_CORS_ALLOWED_ORIGINS": ",".join(sorted(settings.served_origins(settings.prefect_port))),
-            # A deployment nobody serves turns "not ready" after 15 s, checked every 5 s (60 s and 15 s by
-            # default): notebook 03 shows it within a lesson. Everything else is Prefect's default.
-            "PREFECT_SERVER_SERVICES_FOREMAN_LOOP_SECONDS": "5",
-            # Events are readable 1 s after they arrive, not 5 s: the event feed, the board and the checks see them sooner.
-            "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL": "1",
-            "PREFECT_SERVER_SERVICES_FOREMAN_DEPLOYMENT_LAST_POLLED_TIMEOUT_SECONDS": "15",
-            **_behind_hub(settings),
-            **_through_jupyter(settings),
-        },
+        title=f"{PREFECT.title}, API in {settings.api_workers} processes" if settings.scaled else PREFECT.title,
+        own_env=own,
         secret_env=secrets,
+        before_start=(lambda: _prepare(settings, {**own, **secrets})) if settings.scaled else None,
         start_timeout=120.0,
         start_note=_first_start_note(settings),
         foreign_hint=(
@@ -125,6 +164,12 @@ def local_spec(settings: Settings) -> ServiceSpec:
                       "`python -m workshop classroom up` starts the room's PostgreSQL again." if settings.hosts_room else
                       "Start the database WORKSHOP_DATABASE_URL names." if settings.database_url else ""),
     )
+
+
+def services_spec(settings: Settings) -> ServiceSpec:
+    """A scaled room's process of Prefect's background services, with the same settings as its API."""
+    return described(settings, PREFECT_SERVICES, f"http://{HOST}:{settings.services_port}", own_env=_own_env(settings),
+                     secret_env=_secrets(settings), start_timeout=60.0)
 
 
 def check_external(settings: Settings) -> Health:

@@ -50,15 +50,17 @@ class ServiceSpec:
     port: int
     port_field: str  # the settings field of its port (`variable()` names the environment variable that moves it)
     url: str  # where a person or a client reaches it
-    health_url: str
-    is_ours: Callable[[requests.Response], bool]  # does this health answer come from this kind of service?
     command: list[str]
+    health_url: str = ""
+    is_ours: Callable[[requests.Response], bool] | None = None  # does this health answer come from this kind of service?
+    probe: Callable[[float], Health] | None = None  # how to ask a service that does not speak HTTP (Redis), instead
     own_env: dict[str, str] = field(default_factory=dict)  # variables that make it this service (with the command)
     secret_env: dict[str, str] = field(default_factory=dict)  # the same, holding passwords: recorded by digest only
     start_timeout: float = 30.0
     cwd: Path | None = None  # where the process runs; the course home unless said
     start_note: str = ""  # said while starting, e.g. how long a first start takes
     foreign_hint: str = ""  # what else to do when another program holds the port
+    before_start: Callable[[], None] | None = None  # once, before a start of ours
     after_start: Callable[[], None] | None = None  # once, when a start of ours first answers
     ready_url: str = ""  # answers 200 once the service can serve, not only answer (Prefect's /api/ready)
     unready_hint: str = ""  # what to do when it answers but is not ready
@@ -114,6 +116,8 @@ class Health:
 
 def check(spec: ServiceSpec, timeout: float = 2.0) -> Health:
     """Ask the service's health endpoint, then whether it is ready."""
+    if spec.probe is not None:
+        return spec.probe(timeout)
     health = check_url(spec.health_url, spec.port, spec.is_ours, timeout)
     return readiness(spec, health, local_session(), timeout)
 
@@ -231,6 +235,8 @@ def ensure(spec: ServiceSpec, settings: Settings, report: Report = silent) -> bo
 def start(spec: ServiceSpec, settings: Settings, report: Report = silent) -> ProcessRecord:
     report(f"Starting the {spec.title} on {spec.url}{' (' + spec.start_note + ')' if spec.start_note else ''}…")
     began = time.monotonic()
+    if spec.before_start:
+        spec.before_start()
     record = process.spawn(
         spec.name, spec.title, spec.command, port=spec.port, url=spec.url, own_env=recorded_env(spec),
         env=environment_for_child(settings, {**spec.own_env, **spec.secret_env}),

@@ -12,7 +12,7 @@ from .. import services
 from ..hub import service as hub_service
 from ..services import INBOX, MOCK_API, PREFECT, RUNNER, WORKER, Service
 from ..settings import HOST, Settings
-from . import prefect_server
+from . import prefect_server, redis
 from .service import ServiceSpec, described
 
 
@@ -82,11 +82,14 @@ def _course_spec(settings: Settings, service: Service) -> ServiceSpec:
 
 def local_specs(settings: Settings) -> list[ServiceSpec]:
     """The services this course runs itself, in the table's order (the Prefect server only without PREFECT_API_URL,
-    the hub only in a room that has one; none for a learner in a room)."""
+    the hub only in a room that has one, Redis and Prefect's services only in a scaled room; none for a learner in a
+    room)."""
     if settings.in_room:
         return []
     specs = [_course_spec(settings, service) for service in services.where("course")
              if service is not PREFECT or settings.external_prefect_api_url is None]
+    if settings.scaled and specs[0].name == PREFECT.name:  # Redis before the API, Prefect's services after it
+        specs[:1] = [redis.spec(settings), specs[0], prefect_server.services_spec(settings)]
     if settings.hosts_room and settings.hub:
         specs.append(hub_service.spec(settings))  # last: it routes to the others
     return specs
