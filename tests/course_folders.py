@@ -10,7 +10,9 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from workshop import settings as settings_module
@@ -81,3 +83,25 @@ def room_api(room: Room) -> tuple[str, tuple[str, str]]:
     env, address, _ = room
     password = re.search(r"://workshop:([^@]+)@", address).group(1)
     return f"http://127.0.0.1:{env['WORKSHOP_PREFECT_PORT']}/api", ("workshop", password)
+
+
+def at_once(learners: Mapping[str, Callable[[], object]], *, timeout: float) -> None:
+    """Each learner's work in a thread of its own, all at once, as in a room; fails with every learner's error."""
+    outcomes: dict[str, BaseException | None] = {}
+
+    def work(name: str, job: Callable[[], object]) -> None:
+        try:
+            job()
+            outcomes[name] = None
+        except BaseException as failed:  # reported below, per learner
+            outcomes[name] = failed
+
+    threads = [threading.Thread(target=work, args=item, daemon=True) for item in learners.items()]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    problems = [f"{name}: {str(error)[:4000]}" for name, error in outcomes.items() if error is not None]
+    problems += [f"{name}: still at work after {timeout:g} s" for name in learners if name not in outcomes]
+    assert not problems, "\n\n".join(problems)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from workshop.exercises import lab as lab_module
 from workshop.instructor.jupyterlab import START_URL
@@ -401,8 +402,12 @@ def make_the_stale_data_automation_in_the_ui(page, ui: str, names) -> None:
     page.locator("textarea.p-code-input__textarea").fill(json.dumps(trigger, indent=2))
     page.get_by_role("button", name="Next").click()
     choose(page, page.locator(".p-select-button__control").last, "Run a deployment")
-    choose(page, page.locator(".p-select-button__control").last, f"{names.flow} {names.backup}")
+    page.wait_for_load_state("networkidle")  # the deployments' list is loaded before one is picked from it
+    deployment = page.locator(".p-select-button__control").last
+    choose(page, deployment, f"{names.flow} {names.backup}")
+    expect(deployment).to_contain_text(names.backup, timeout=10_000)  # picked, as a person sees before going on
     page.get_by_role("button", name="Next").click()
+    expect(page.get_by_label("Automation Name")).to_be_visible(timeout=30_000)  # the last step: actions accepted
     page.get_by_label("Automation Name").fill(names.stale)
     page.get_by_role("button", name="Save").click()
     page.wait_for_url("**/automations", timeout=30_000)

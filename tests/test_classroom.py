@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import re
 import shutil
-import threading
 from collections import Counter
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from workshop.supervisor import postgres
 from workshop.waiting import wait_for
 
 from . import learner_terminal as term
-from .course_folders import ROOT, cli, learner_env, learner_folder, open_room, room_api
+from .course_folders import ROOT, at_once, cli, learner_env, learner_folder, open_room, room_api
 from .notebooks import NOTEBOOKS, ROOM_PLANS, assert_checks_ran, run_notebook
 
 pytestmark = [pytest.mark.skipif(postgres.binaries() is None, reason=postgres.INSTALL_HINT),
@@ -120,27 +120,15 @@ def test_three_learners_run_the_notebooks_at_once_and_each_sees_only_their_own(r
     status = cli(learners["ann"], "status")
     assert status.returncode == 0 and "/ann/" in status.stdout, status.stdout
 
-    results: dict[str, str | BaseException] = {}
-
     def learn(name: str) -> None:
-        try:
-            for number, handout in ROOM_PLANS[name]:
-                folder = tmp_path / name / handout
-                if not folder.exists():
-                    shutil.copytree(handouts / handout, folder)
-                printed = run_notebook(folder / NOTEBOOKS[number], env=learners[name], timeout=900)
-                assert_checks_ran(NOTEBOOKS[number], handout, printed)
-            results[name] = "ran"
-        except BaseException as failed:  # reported below, per learner
-            results[name] = failed
+        for number, handout in ROOM_PLANS[name]:
+            folder = tmp_path / name / handout
+            if not folder.exists():
+                shutil.copytree(handouts / handout, folder)
+            printed = run_notebook(folder / NOTEBOOKS[number], env=learners[name], timeout=900)
+            assert_checks_ran(NOTEBOOKS[number], handout, printed)
 
-    threads = [threading.Thread(target=learn, args=(name,)) for name in LEARNERS]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=1800)
-    failed = {name: str(result)[:4000] for name, result in results.items() if isinstance(result, BaseException)}
-    assert not failed and len(results) == len(LEARNERS), "\n\n".join(f"{name}: {error}" for name, error in failed.items())
+    at_once({name: functools.partial(learn, name) for name in LEARNERS}, timeout=1800)
 
     # Running a notebook again made no twins of a learner's automations.
     for name in LEARNERS:

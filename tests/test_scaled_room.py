@@ -5,12 +5,12 @@ stopped and started again."""
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import psutil
@@ -20,7 +20,7 @@ import requests
 from workshop.supervisor import postgres, process, redis
 from workshop.waiting import wait_for
 
-from .course_folders import cli, learner_env, open_room, room_api
+from .course_folders import at_once, cli, learner_env, open_room, room_api
 from .notebooks import NOTEBOOKS, assert_checks_ran, run_notebook
 
 pytestmark = [pytest.mark.skipif(postgres.binaries() is None, reason=postgres.INSTALL_HINT),
@@ -123,26 +123,15 @@ def test_learners_run_notebooks_at_once_and_each_hears_only_of_their_own(room, h
     """Bob works through notebook 03 (deployments, an event-driven redeploy) while Cy runs notebook 02 (alerts): the
     events cross processes through Redis, and each alert reaches its own learner."""
     plans = {"bob": "03", "cy": "02"}
-    results: dict[str, BaseException | str] = {}
 
     def learn(name: str, number: str) -> None:
-        try:
-            env = learner_env(room, tmp_path, name)
-            shutil.copytree(handouts / "solved", tmp_path / name / "solved")
-            assert_checks_ran(NOTEBOOKS[number], "solved",
-                              run_notebook(tmp_path / name / "solved" / NOTEBOOKS[number], env=env, timeout=900))
-            results[name] = "ran"
-            cli(env, "down")  # bob's deployment runner
-        except BaseException as failed:  # reported below, per learner
-            results[name] = failed
+        env = learner_env(room, tmp_path, name)
+        shutil.copytree(handouts / "solved", tmp_path / name / "solved")
+        assert_checks_ran(NOTEBOOKS[number], "solved",
+                          run_notebook(tmp_path / name / "solved" / NOTEBOOKS[number], env=env, timeout=900))
+        cli(env, "down")  # bob's deployment runner
 
-    threads = [threading.Thread(target=learn, args=plan) for plan in plans.items()]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=1500)
-    failed = {name: str(result)[:4000] for name, result in results.items() if isinstance(result, BaseException)}
-    assert not failed and len(results) == len(plans), "\n\n".join(f"{name}: {error}" for name, error in failed.items())
+    at_once({name: functools.partial(learn, name, number) for name, number in plans.items()}, timeout=1500)
     env, _, _ = room
     _, auth = room_api(room)
     messages = requests.get(f"http://127.0.0.1:{env['WORKSHOP_INBOX_PORT']}/_workshop/messages", auth=auth,
@@ -168,7 +157,7 @@ def test_an_api_process_that_dies_is_replaced_and_the_learners_work_goes_on(room
 
     working = threading.Thread(target=learner_at_work)
     working.start()
-    time.sleep(5)  # into the learner's first runs
+    wait_for(lambda: runs or errors, timeout=300, what="the learner's first failed run")  # then into the next ones
     before = api_workers(room)
     before[0].kill()
     working.join(timeout=600)

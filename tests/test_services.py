@@ -172,6 +172,7 @@ def test_the_course_s_services_get_their_settings_from_the_environment_only(monk
 
     monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path / "course"))
     monkeypatch.setenv("WORKSHOP_HOST", "192.0.2.7")
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)  # the session's server: the course would not start its own
     settings = settings_module.load()
     started = [*specs.local_specs(settings), specs.runner_spec(settings, tmp_path / "serve.py", "http://x/api"),
                specs.worker_spec(settings, "pool", tmp_path, "http://x/api")]
@@ -182,7 +183,7 @@ def test_the_course_s_services_get_their_settings_from_the_environment_only(monk
         assert spec.own_env[settings_module.variable(spec.port_field)] == str(spec.port)  # a move restarts it
     child = settings_module.environment_for_child(settings)
     assert child["WORKSHOP_HOST"] == "192.0.2.7" and child["WORKSHOP_INBOX_PORT"] == str(settings.inbox_port)
-    assert services.port_lines(settings).count("\n") == len(services.SERVICES)
+    assert services.port_lines(settings).count("\n") == len(settings_module.PORT_DEFAULTS)
     ports = {name: int(port) for name, port in isolation.course_ports().items()}
     hub = ports.pop(settings_module.variable(services.HUB.port_field))
     assert len(set(ports.values())) == len(ports) == len(settings_module.PORT_DEFAULTS) - 1

@@ -14,7 +14,7 @@ from typing import Literal
 import requests
 
 from .contract import HEALTH, INBOX_ID, MOCK_API_ID, PREFECT_SERVICES_ID
-from .settings import Settings, variable
+from .settings import PORT_DEFAULTS, Settings, variable
 
 # course: the course's shared services, on a laptop or, in a room, the room's; learner: each learner runs their
 # own, in a room too; room: only the machine that runs a room has it, and only when the room asks for it.
@@ -71,5 +71,6 @@ def where(kind: Where) -> tuple[Service, ...]:
 
 
 def port_lines(settings: Settings) -> str:
-    """The services' ports as `up` records them in `ports.env`, for a terminal opened later without the variables."""
-    return "".join(f"{variable(service.port_field)}={getattr(settings, service.port_field)}\n" for service in SERVICES)
+    """Every port of the course (its services', a room's PostgreSQL and Redis) as `up` records them in `ports.env`,
+    for a terminal opened later without the variables."""
+    return "".join(f"{variable(field)}={getattr(settings, field)}\n" for field in PORT_DEFAULTS)
