@@ -13,7 +13,7 @@ from workshop.instructor import room
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     for name in ("WORKSHOP_ROOM", "WORKSHOP_LEARNER", "WORKSHOP_ROOM_PASSWORD", "WORKSHOP_HOST", "WORKSHOP_HUB",
-                 "WORKSHOP_HUB_URL", "PREFECT_UI_URL"):
+                 "WORKSHOP_HUB_URL", "WORKSHOP_ROOM_PREFECT_URL", "PREFECT_UI_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path))
     return tmp_path
@@ -110,3 +110,16 @@ def test_a_ui_page_sent_on_never_leaves_the_server(serve_in_thread):
         moved = requests.get(server + path, allow_redirects=False, timeout=10)
         assert moved.status_code == 307 and moved.headers["location"].startswith("/")
         assert not moved.headers["location"].startswith(("//", "/\\", "/%5C")), (path, moved.headers["location"])
+
+
+def test_a_rooms_prefect_server_elsewhere_is_taken_as_an_address_and_a_path_is_refused(home, monkeypatch):
+    """WORKSHOP_ROOM_PREFECT_URL: the room's Prefect server apart from its other services (docs/kubernetes)."""
+    monkeypatch.setenv("WORKSHOP_ROOM", "http://workshop-room")
+    monkeypatch.setenv("WORKSHOP_LEARNER", "ann")
+    monkeypatch.setenv("WORKSHOP_ROOM_PREFECT_URL", "http://prefect-server:4200/")
+    joined = settings_module.load()
+    assert joined.course_prefect_api_url == "http://prefect-server:4200/api"
+    assert joined.inbox_url == f"http://workshop-room:{joined.inbox_port}/ann"
+    monkeypatch.setenv("WORKSHOP_ROOM_PREFECT_URL", "http://prefect-server:4200/api")
+    with pytest.raises(SettingsError, match="without /api"):
+        settings_module.load()

@@ -21,6 +21,7 @@ given the object (or asks `current()` for the one this process uses):
 | WORKSHOP_ROOM | none | a learner in a room: the address of the room's server, e.g. http://10.0.0.5 |
 | WORKSHOP_LEARNER | none | a learner in a room: their name, in everything they create there |
 | WORKSHOP_ROOM_PASSWORD | none | the room's password (Prefect's basic auth, the inbox) |
+| WORKSHOP_ROOM_PREFECT_URL | WORKSHOP_ROOM on WORKSHOP_PREFECT_PORT | a room whose Prefect server runs apart from its other services (on Kubernetes, the Service of Prefect's Helm chart), e.g. http://prefect-server:4200: for its learners and its inbox's board; `classroom up` then starts no Prefect server |
 | WORKSHOP_HOST | 127.0.0.1 | the address a room's services listen on (`classroom up --host`) |
 | WORKSHOP_HUB | false | the room also serves JupyterHub (`classroom hub` writes it to the room file, `classroom up` removes it) |
 | WORKSHOP_HUB_PORT | 4290 | a room's JupyterHub (`classroom hub`); it also takes the next two ports on 127.0.0.1 |
@@ -127,6 +128,7 @@ class Settings(BaseSettings):
     room: str | None = None
     learner: str | None = None
     room_password: SecretStr | None = None
+    room_prefect_url: str | None = None
     host: str = HOST
     api_workers: Annotated[int, Field(ge=1, le=32)] = 1  # a room's Prefect API processes (`classroom up --api-workers`)
     hub: bool = False  # this room serves JupyterHub too (`classroom hub` writes it to the room file)
@@ -192,6 +194,14 @@ class Settings(BaseSettings):
         if room and not re.fullmatch(r"https?://[^/:@\s]+", room):
             raise ValueError("give the room's address as http://HOST (the ports are the course's port settings)")
         return room
+
+    @field_validator("room_prefect_url")
+    @classmethod
+    def _room_prefect_address(cls, url: str | None) -> str | None:
+        url = url.strip().rstrip("/") if url else None
+        if url and not re.fullmatch(r"https?://[^/:@\s]+(:\d{1,5})?", url):
+            raise ValueError("give the room's Prefect server as http://HOST:PORT, without /api")
+        return url or None
 
     @model_validator(mode="after")
     def _room_needs_a_name(self) -> Settings:
@@ -260,6 +270,8 @@ class Settings(BaseSettings):
     @property
     def course_prefect_api_url(self) -> str:
         """The course's own Prefect server: the one it runs on this machine, or in a room, the room's."""
+        if self.room_prefect_url and (self.in_room or self.hosts_room):
+            return f"{self.room_prefect_url}/api"
         return f"{self._service_url(self.prefect_port)}/api"
 
     @property

@@ -81,13 +81,13 @@ def _course_spec(settings: Settings, service: Service) -> ServiceSpec:
 
 
 def local_specs(settings: Settings) -> list[ServiceSpec]:
-    """The services this course runs itself, in the table's order (the Prefect server only without PREFECT_API_URL,
-    the hub only in a room that has one, Redis and Prefect's services only in a scaled room; none for a learner in a
-    room)."""
+    """The services this course runs itself, in the table's order (the Prefect server only without PREFECT_API_URL
+    or WORKSHOP_ROOM_PREFECT_URL, the hub only in a room that has one, Redis and Prefect's services only in a scaled
+    room; none for a learner in a room)."""
     if settings.in_room:
         return []
     specs = [_course_spec(settings, service) for service in services.where("course")
-             if service is not PREFECT or settings.external_prefect_api_url is None]
+             if service is not PREFECT or not (settings.external_prefect_api_url or settings.room_prefect_url)]
     if settings.scaled and specs[0].name == PREFECT.name:  # Redis before the API, Prefect's services after it
         specs[:1] = [redis.spec(settings), specs[0], prefect_server.services_spec(settings)]
     if settings.hosts_room and settings.hub:
