@@ -11,6 +11,8 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
@@ -196,3 +198,32 @@ def test_redis_or_the_services_stopped_and_started_again(room, ann, tmp_path, na
     if failed_meanwhile is not None:  # the services' process was stopped: the event waited in Redis for it
         wait_for(lambda: failed_meanwhile in alerts_about(room, {failed_meanwhile}), timeout=60,
                  what=f"the alert of the run that failed while {name} was stopped")
+
+
+def test_the_api_processes_answer_a_burst_and_refuse_other_names_and_origins(room):
+    """Two hundred calls at once spread over the API's processes: every one answered, none with a server error; a
+    page of another origin, or of a rebound name, changes nothing (each process has the course's guard)."""
+    api, auth = room_api(room)
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        codes = Counter(pool.map(lambda _: requests.post(f"{api}/flows/filter", json={"limit": 1}, auth=auth,
+                                                         timeout=120).status_code, range(200)))
+    assert codes == {200: 200}, codes
+    stranger = {"Origin": "http://127.0.0.1:9"}
+    for _ in range(2 * WORKERS):  # each process in turn, as uvicorn hands out connections
+        assert requests.post(f"{api}/flows/", json={"name": "workshop-planted"}, auth=auth, headers=stranger,
+                             timeout=30).status_code == 403
+        port = api.split(":")[2].split("/")[0]
+        rebound = requests.get(f"{api}/health", headers={"Host": f"evil.example:{port}"}, timeout=30)
+        assert rebound.status_code == 421, rebound.text
+    found = requests.post(f"{api}/flows/filter", json={"flows": {"name": {"any_": ["workshop-planted"]}}}, auth=auth,
+                          timeout=30).json()
+    assert found == []
+
+
+def test_the_services_health_endpoint_answers_its_one_question_and_refuses_the_rest(room):
+    env, _, _ = room
+    health = f"http://127.0.0.1:{env['WORKSHOP_SERVICES_PORT']}/_workshop/health"
+    assert requests.get(health, timeout=30).json()["running"]
+    assert requests.post(health, json={"stop": True}, timeout=30).status_code == 405
+    assert requests.get(health.replace("/health", "/messages"), timeout=30).status_code == 404
+    assert requests.get(health, timeout=30).ok  # still up
