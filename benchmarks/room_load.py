@@ -52,6 +52,7 @@ import multiprocessing
 import os
 import queue
 import shutil
+import signal
 import statistics
 import sys
 import threading
@@ -340,12 +341,11 @@ def one_load(count: int, pace: Pace, room_pids: list[int], fault=None) -> dict:
 def _kill_an_api_process(current, api_workers: int):
     def fault() -> None:
         """one API process killed (uvicorn starts another)"""
-        import psutil
-
         from workshop.supervisor import process
 
-        supervisor = psutil.Process(process.live_record(current.run_dir, "prefect").pid)
-        supervisor.children()[0].kill()
+        victim = process.spawned_workers(process.live_record(current.run_dir, "prefect"))[0]
+        victim.kill()
+        print(f"  killed API process {victim.pid}", file=sys.stderr, flush=True)
     return fault
 
 
@@ -357,8 +357,10 @@ def _stopped_for_a_while(name: str, title: str):
             from workshop.supervisor import process
 
             process.stop(process.live_record(current.run_dir, name), current.run_dir)
+            print(f"  stopped {title}", file=sys.stderr, flush=True)
             time.sleep(20)
             room.host(settings.load(), address=None, new_password=False, api_workers=api_workers)
+            print(f"  {title} started again", file=sys.stderr, flush=True)
         fault.__doc__ = f"{title} stopped, started again 20 s later by `classroom up`"
         return fault
     return make
@@ -485,6 +487,8 @@ def main() -> None:
     parser.add_argument("--measure-pace", action="store_true", help=f"measure the notebooks' pace into {PACE_FILE.name}")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "room_load.json")
     args = parser.parse_args()
+    # A stopped run (kill, a CI's timeout) still ends its room: its finally blocks run, no PostgreSQL is left behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     from workshop.supervisor import postgres, redis
 
     if args.measure_pace:

@@ -81,8 +81,7 @@ def instructor_record(room, name: str) -> process.ProcessRecord:
 
 def api_workers(room) -> list[psutil.Process]:
     """The API's worker processes (uvicorn's supervisor starts them, the record names the supervisor)."""
-    supervisor = psutil.Process(instructor_record(room, "prefect").pid)
-    return [child for child in supervisor.children() if "spawn_main" in " ".join(child.cmdline())]
+    return process.spawned_workers(instructor_record(room, "prefect"))
 
 
 def fail_a_run(env: dict[str, str], folder: Path) -> str:

@@ -129,6 +129,20 @@ def live_record(run_dir: Path, name: str) -> ProcessRecord | None:
     return record
 
 
+def spawned_workers(record: ProcessRecord) -> list[psutil.Process]:
+    """The workers a recorded process started with multiprocessing's spawn (uvicorn's `--workers`: a scaled room's
+    API processes); its other children, such as multiprocessing's resource tracker, are not workers."""
+    parent = record.process()
+    if parent is None:
+        return []
+    workers = []
+    for child in parent.children():
+        with contextlib.suppress(psutil.Error):  # it ended while being listed
+            if "spawn_main" in " ".join(child.cmdline()):
+                workers.append(child)
+    return workers
+
+
 def spawn(name: str, title: str, command: list[str], *, port: int, url: str, own_env: dict[str, str], env: dict[str, str],
           cwd: Path, run_dir: Path, log: Path) -> ProcessRecord:
     """Start `command` detached from this process, logging to `log`, and record it."""
