@@ -11,14 +11,18 @@ the tests need beyond it: the solved copies, a room's learners, the text a noteb
 from __future__ import annotations
 
 import re
+import tempfile
 import time
+import uuid
 import warnings
 from datetime import datetime
 from pathlib import Path
 
 import nbformat
+from jupyter_client import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from traitlets import default
 
 COURSE_NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 # Each notebook as shipped, as a run of it left it: the course's website shows these (conftest.py builds it).
@@ -57,6 +61,24 @@ def _report_slowness(path: Path, notebook, took: float) -> None:
                       "(the rest: starting and stopping the kernel)", stacklevel=3)
 
 
+class _SocketFileKernel(KernelManager):
+    """A kernel reached through socket files of its own, not TCP ports: a free port chosen by jupyter_client can be
+    taken by another process before the kernel binds it ("Address already in use" while learners start at once)."""
+
+    @default("transport")
+    def _transport_default(self) -> str:
+        return "ipc"
+
+    @default("ip")
+    def _ip_default(self) -> str:  # jupyter_client's default, "kernel-ipc" in the cwd, is shared by every kernel
+        return str(Path(tempfile.gettempdir()) / f"kernel-{uuid.uuid4().hex}")
+
+
+def notebook_client(notebook, **options) -> NotebookClient:
+    """nbclient's client for `notebook` in a new python3 kernel of its own."""
+    return NotebookClient(notebook, kernel_name="python3", kernel_manager_class=_SocketFileKernel, **options)
+
+
 class NotebookFailed(AssertionError):
     """A cell of the notebook raised (a failed `check()` included)."""
 
@@ -64,7 +86,7 @@ class NotebookFailed(AssertionError):
 def run_notebook(path: Path, *, env: dict[str, str] | None = None, timeout: float = 600) -> str:
     """Execute `path` in a new kernel in its own folder; return what its cells printed and showed."""
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client = notebook_client(notebook, timeout=timeout, resources={"metadata": {"path": str(path.parent)}})
     began = time.monotonic()
     try:
         client.execute(**({"env": env} if env is not None else {}))  # no env: the kernel inherits ours

@@ -12,6 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import nbformat
 import psutil
 import pytest
 import requests
@@ -22,6 +23,7 @@ from workshop.testing.isolation import free_port
 from workshop.waiting import wait_for
 
 from .course_folders import ROOT, cli, ports_free, private_course
+from .notebooks import notebook_client
 
 
 def course_processes(env: dict[str, str]) -> list[str]:
@@ -172,11 +174,8 @@ def test_serve_runs_a_server_in_the_foreground_until_stopped(tmp_path, service, 
 
 def kernel_outputs(*cells: str) -> list[list[dict]]:
     """Run each cell in a fresh kernel, as a learner would one after the other; the outputs of each."""
-    import nbformat
-    from nbclient import NotebookClient
-
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(textwrap.dedent(cell)) for cell in cells])
-    NotebookClient(notebook, timeout=60, kernel_name="python3", allow_errors=True).execute()
+    notebook_client(notebook, timeout=60, allow_errors=True).execute()
     return [cell.outputs for cell in notebook.cells]
 
 
