@@ -49,6 +49,19 @@ def test_a_learners_install_brings_no_test_tools_and_no_jupyterhub():
     assert not learner & not_theirs, sorted(learner & not_theirs)
 
 
+def test_a_learners_install_keeps_prefects_start_free_of_the_iri_parsers():
+    """Every flow run, CLI call and kernel imports Prefect, which imports jsonschema: with rfc3987-syntax installed,
+    each spent 1.4 s more CPU building parsers nobody uses (pyproject.toml's jsonschema pin says why)."""
+    import subprocess
+    import sys
+
+    loaded = subprocess.run([sys.executable, "-c", "import sys, prefect; print('rfc3987_syntax' in sys.modules)"],
+                            capture_output=True, text=True, timeout=120)
+    assert loaded.stdout.strip() == "False", (
+        "import prefect loads rfc3987_syntax: an install from before the jsonschema pin? `pip uninstall "
+        f"rfc3987-syntax` (nothing the course installs needs it)\n{loaded.stdout}{loaded.stderr}")
+
+
 def test_classroom_hub_in_a_learners_install_says_how_to_add_the_hub_and_starts_nothing(tmp_path, monkeypatch, capsys):
     """An instructor with a learner's install (no hub extra) asks for the hub: one line saying what to install, and no
     room half-started."""
