@@ -224,22 +224,30 @@ def failover_latency(rounds: int) -> dict:
 
 
 def suite(*options: str) -> dict:
-    """The README's test command (with `options`, e.g. the fast tier's `-m "not slow"`): its wall time, its outcome
-    and its ten slowest tests (from pytest's JUnit report)."""
+    """The README's test command (with `options`, e.g. the fast tier's `-m "not slow"`): its wall time, its outcome,
+    how busy the machine's cores were meanwhile (near 100 %: the suite waits on CPU, not on its clocks), the tests'
+    time added up, and its ten slowest tests (from pytest's JUnit report)."""
     import tempfile
     from xml.etree import ElementTree
 
+    import psutil
+
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "junit.xml"
-        started = time.perf_counter()
+        started, before = time.perf_counter(), psutil.cpu_times()
         result = subprocess.run([sys.executable, "-m", "pytest", "-q", f"--junitxml={report}", *options], cwd=ROOT,
                                 capture_output=True, text=True)
-        wall = time.perf_counter() - started
+        wall, after = time.perf_counter() - started, psutil.cpu_times()
         cases = [(f"{case.get('classname', '').rsplit('.', 1)[-1]}::{case.get('name')}", float(case.get("time", 0)))
                  for case in ElementTree.parse(report).getroot().iter("testcase")] if report.exists() else []
     slowest = dict(sorted(cases, key=lambda case: -case[1])[:10])
+    spent = {field: getattr(after, field) - getattr(before, field) for field in after._fields
+             if not field.startswith("guest")}  # Linux counts guest time in user time already
+    idle = spent["idle"] + spent.get("iowait", 0.0)
     return {"wall time (s)": wall, "passed": result.returncode == 0,
             "summary": result.stdout.strip().splitlines()[-1] if result.stdout else "",
+            "cores busy meanwhile (%)": 100 * (1 - idle / sum(spent.values())),
+            "tests' time added up (s)": sum(seconds for _, seconds in cases),
             "ten slowest tests (s)": slowest}
 
 

@@ -54,22 +54,36 @@ def room(tmp_path_factory):
         yield opened
 
 
+PLANS = {"ann": "02", "bob": "03"}  # notebook 02 (alerts) beside 03 (deployments, an event-driven redeploy)
+
+
 @pytest.fixture(scope="module")
-def ann(room, tmp_path_factory, handouts):
-    """A learner who ran notebook 02 solved in the room: her failure alert is saved and on, her inbox channel works."""
-    folder = tmp_path_factory.mktemp("ann")
-    env = learner_env(room, folder, "ann")
-    shutil.copytree(handouts / "solved", folder / "solved")
-    printed = run_notebook(folder / "solved" / NOTEBOOKS["02"], env=env, timeout=900)
-    assert_checks_ran(NOTEBOOKS["02"], "solved", printed)
-    # The notebook pauses its automations at its end: her failure alert works again, as a learner would resume it.
+def learners(room, tmp_path_factory, handouts) -> dict[str, dict[str, str]]:
+    """Ann and Bob, each running a notebook solved at the same time in the room; their environments. The notebook
+    pauses its automations at its end: Ann's failure alert is resumed, as a learner would, for the faults below."""
+    folder = tmp_path_factory.mktemp("learners")
+    envs = {name: learner_env(room, folder, name) for name in PLANS}
+
+    def learn(name: str) -> None:
+        shutil.copytree(handouts / "solved", folder / name / "solved")
+        printed = run_notebook(folder / name / "solved" / NOTEBOOKS[PLANS[name]], env=envs[name], timeout=900)
+        assert_checks_ran(NOTEBOOKS[PLANS[name]], "solved", printed)
+
+    at_once({name: functools.partial(learn, name) for name in PLANS}, timeout=1500)
+    assert cli(envs["bob"], "down").returncode == 0  # his deployment runner
     api, auth = room_api(room)
     alert = requests.post(f"{api}/automations/filter", auth=auth, timeout=30, json={
         "automations": {"name": {"any_": ["workshop-ann-alert-on-failure"]}}}).json()
     assert len(alert) == 1, alert
     resumed = requests.patch(f"{api}/automations/{alert[0]['id']}", json={"enabled": True}, auth=auth, timeout=30)
     assert resumed.status_code == 204, resumed.text
-    return env
+    return envs
+
+
+@pytest.fixture(scope="module")
+def ann(learners) -> dict[str, str]:
+    """A learner who ran notebook 02 solved in the room: her failure alert is saved and on, her inbox channel works."""
+    return learners["ann"]
 
 
 def instructor_record(room, name: str) -> process.ProcessRecord:
@@ -120,26 +134,17 @@ def test_every_piece_of_the_scaled_room_is_up_and_said_so(room):
     assert {row["name"] for row in rows} >= {"redis", "prefect", "prefect-services"} and all(row["ok"] for row in rows)
 
 
-def test_learners_run_notebooks_at_once_and_each_hears_only_of_their_own(room, handouts, tmp_path):
-    """Bob works through notebook 03 (deployments, an event-driven redeploy) while Cy runs notebook 02 (alerts): the
-    events cross processes through Redis, and each alert reaches its own learner."""
-    plans = {"bob": "03", "cy": "02"}
-
-    def learn(name: str, number: str) -> None:
-        env = learner_env(room, tmp_path, name)
-        shutil.copytree(handouts / "solved", tmp_path / name / "solved")
-        assert_checks_ran(NOTEBOOKS[number], "solved",
-                          run_notebook(tmp_path / name / "solved" / NOTEBOOKS[number], env=env, timeout=900))
-        cli(env, "down")  # bob's deployment runner
-
-    at_once({name: functools.partial(learn, name, number) for name, number in plans.items()}, timeout=1500)
+def test_learners_run_notebooks_at_once_and_each_hears_only_of_their_own(room, learners):
+    """The notebooks' events cross processes through Redis, and each alert reaches its own learner."""
     env, _, _ = room
     _, auth = room_api(room)
     messages = requests.get(f"http://127.0.0.1:{env['WORKSHOP_INBOX_PORT']}/_workshop/messages", auth=auth,
                             timeout=30).json()
+    for name in learners:
+        assert any(message["path"].startswith(f"/{name}/") for message in messages), f"{name} heard nothing"
     for message in messages:
         owner = message["path"].split("/")[1]
-        strangers = [name for name in plans if name != owner and f"workshop-{name}-" in message["body"]]
+        strangers = [name for name in learners if name != owner and f"workshop-{name}-" in message["body"]]
         assert not strangers, f"{message['path']} got a message about {strangers}: {message['body'][:300]}"
 
 
