@@ -7,7 +7,8 @@
 
 The room is the course's own, `classroom up` on a PostgreSQL it starts: with one
 Prefect server process (`single`), or in Prefect's scaled mode (`scaled`: Redis,
-the API in `--api-workers` processes, the background services apart); `sqlite`
+the API in `--api-workers` processes, the background services apart, in
+`--services-workers` processes); `sqlite`
 is the same services with the room's password on the course's SQLite, for
 comparison. Each simulated learner has what notebooks 02 and 04 give a room's
 learner, under their own names: a block that sends to their channel of the inbox
@@ -338,7 +339,7 @@ def one_load(count: int, pace: Pace, room_pids: list[int], fault=None) -> dict:
     }
 
 
-def _kill_an_api_process(current, api_workers: int):
+def _kill_an_api_process(current, scale: dict):
     def fault() -> None:
         """one API process killed (uvicorn starts another)"""
         from workshop.supervisor import process
@@ -350,7 +351,7 @@ def _kill_an_api_process(current, api_workers: int):
 
 
 def _stopped_for_a_while(name: str, title: str):
-    def make(current, api_workers: int):
+    def make(current, scale: dict):
         def fault() -> None:
             from workshop import settings
             from workshop.instructor import room
@@ -359,7 +360,7 @@ def _stopped_for_a_while(name: str, title: str):
             process.stop(process.live_record(current.run_dir, name), current.run_dir)
             print(f"  stopped {title}", file=sys.stderr, flush=True)
             time.sleep(20)
-            room.host(settings.load(), address=None, new_password=False, api_workers=api_workers)
+            room.host(settings.load(), address=None, new_password=False, **scale)
             print(f"  {title} started again", file=sys.stderr, flush=True)
         fault.__doc__ = f"{title} stopped, started again 20 s later by `classroom up`"
         return fault
@@ -382,15 +383,16 @@ def room_pids(current) -> list[int]:
     return pids
 
 
-def run_room(kind: str, loads: list[int], paces: list[Pace], api_workers: int, fault: str | None, record) -> None:
+def run_room(kind: str, loads: list[int], paces: list[Pace], scale: dict, fault: str | None, record) -> None:
     """Start a room of `kind` in a private course folder, put each load at each pace on it (with `fault` during
-    each), `record` each load's row, stop the room."""
+    each), `record` each load's row, stop the room. `scale`: a scaled room's processes, as `room.host` takes them."""
     from workshop import settings
     from workshop.instructor import room
     from workshop.prefect_client import use_prefect_server
     from workshop.supervisor import course, postgres
 
-    label = {"single": "PostgreSQL, 1 server process", "scaled": f"PostgreSQL + Redis, {api_workers} API processes",
+    label = {"single": "PostgreSQL, 1 server process", "scaled": f"PostgreSQL + Redis, {scale['api_workers']} API processes"
+             + (f", {scale['services_workers']} of the services" if scale["services_workers"] > 1 else ""),
              "sqlite": "SQLite, 1 server process"}[kind]
     with isolation.isolated(prefix=f"workshop-room-{kind}-"):
         if kind == "sqlite":  # the room's services and password, on the course's SQLite
@@ -399,13 +401,13 @@ def run_room(kind: str, loads: list[int], paces: list[Pace], api_workers: int, f
             course.up(current)
         else:
             current = room.host(settings.load(), address=None, new_password=False,
-                                api_workers=api_workers if kind == "scaled" else 1)
+                                **(scale if kind == "scaled" else {}))
         use_prefect_server(current.course_prefect_api_url)
         try:
             for pace in paces:
                 for count in loads:
                     print(f"{label}: {count} learners at the {pace.name}'s pace ...", file=sys.stderr, flush=True)
-                    during = FAULTS[fault](current, api_workers) if fault else None
+                    during = FAULTS[fault](current, scale) if fault else None
                     record({"room": label, **one_load(count, pace, room_pids(current), during)})
         finally:
             isolation.drain_prefect_clients()  # the room stops before the private course is left
@@ -483,6 +485,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="failures per learner in the storm (default 5)")
     parser.add_argument("--minutes", type=float, default=3.0, help="minutes at the notebooks' pace (default 3)")
     parser.add_argument("--api-workers", type=int, default=2, help="the scaled room's API processes (default 2)")
+    parser.add_argument("--services-workers", type=int, default=1,
+                        help="the scaled room's processes of Prefect's background services (default 1)")
     parser.add_argument("--fault", choices=sorted(FAULTS), help="a scaled room's fault, a third into each load")
     parser.add_argument("--measure-pace", action="store_true", help=f"measure the notebooks' pace into {PACE_FILE.name}")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "room_load.json")
@@ -514,7 +518,8 @@ def main() -> None:
                                            "results": rows}, indent=2) + "\n")
 
     for kind in args.room:
-        run_room(kind, args.learners, paces, args.api_workers, args.fault, record)
+        run_room(kind, args.learners, paces, {"api_workers": args.api_workers, "services_workers": args.services_workers},
+                 args.fault, record)
     print(table(rows))
     for row in rows:
         if row["first errors"]:

@@ -13,7 +13,8 @@ from workshop.instructor import room
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     for name in ("WORKSHOP_ROOM", "WORKSHOP_LEARNER", "WORKSHOP_ROOM_PASSWORD", "WORKSHOP_HOST", "WORKSHOP_HUB",
-                 "WORKSHOP_HUB_URL", "WORKSHOP_ROOM_PREFECT_URL", "PREFECT_UI_URL"):
+                 "WORKSHOP_HUB_URL", "WORKSHOP_ROOM_PREFECT_URL", "PREFECT_UI_URL", "WORKSHOP_API_WORKERS",
+                 "WORKSHOP_SERVICES_WORKERS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path))
     return tmp_path
@@ -66,6 +67,28 @@ def test_classroom_hub_without_jupyterhubs_proxy_says_how_to_install_it_and_star
     with pytest.raises(WorkshopError, match="npm install -g configurable-http-proxy"):
         room.host(settings_module.load(), address=None, new_password=False, hub=True)
     assert not (home / "room.env").exists() and not (home / "run").exists()
+
+
+@pytest.mark.parametrize("scale, refused", [({"services_workers": 2}, "with --api-workers"),
+                                             ({"api_workers": 2, "services_workers": 9}, "give 2 to 8"),
+                                             ({"api_workers": 40}, "give 2 to 32")])
+def test_a_scaled_rooms_process_counts_out_of_range_are_refused_and_nothing_starts(home, scale, refused):
+    with pytest.raises(WorkshopError, match=refused):
+        room.host(settings_module.load(), address=None, new_password=False, **scale)
+    assert not (home / "room.env").exists() and not (home / "run").exists()
+
+
+def test_a_scaled_rooms_services_in_several_processes_are_one_row_that_says_how_many(home, monkeypatch):
+    from workshop.supervisor import prefect_server
+
+    monkeypatch.setenv("WORKSHOP_ROOM_PASSWORD", "pw")
+    monkeypatch.setenv("WORKSHOP_API_WORKERS", "2")
+    one = prefect_server.services_spec(settings_module.load())
+    monkeypatch.setenv("WORKSHOP_SERVICES_WORKERS", "3")
+    three = prefect_server.services_spec(settings_module.load())
+    assert one.title == "Prefect server's background services" and three.title.endswith(", in 3 processes")
+    # The count is in the process's recorded settings: `classroom up` with another count restarts it.
+    assert (one.own_env["WORKSHOP_SERVICES_WORKERS"], three.own_env["WORKSHOP_SERVICES_WORKERS"]) == ("1", "3")
 
 
 def test_a_hub_learners_server_is_in_the_room_under_their_name_and_shows_pages_through_the_hub(home, monkeypatch):

@@ -13,6 +13,7 @@ given the object (or asks `current()` for the one this process uses):
 | WORKSHOP_WORKER_PORT | 4283 | health endpoint of the course's process worker (notebook 03's `prefect deploy`) |
 | WORKSHOP_POSTGRES_PORT | 4232 | the PostgreSQL a room's server uses (`classroom up`), on 127.0.0.1 |
 | WORKSHOP_API_WORKERS | 1 | a room's Prefect API in this many processes, in Prefect's scaled mode (`classroom up --api-workers N`) |
+| WORKSHOP_SERVICES_WORKERS | 1 | a scaled room's Prefect background services in this many processes (`classroom up --services-workers N`) |
 | WORKSHOP_REDIS_PORT | 4233 | the Redis a room in the scaled mode uses for Prefect's events and messaging, on 127.0.0.1 |
 | WORKSHOP_SERVICES_PORT | 4284 | health endpoint of a scaled room's process of Prefect's background services, on 127.0.0.1 |
 | WORKSHOP_API_URL | the mock | any randomuser-compatible API, e.g. https://randomuser.me/api/ |
@@ -131,6 +132,7 @@ class Settings(BaseSettings):
     room_prefect_url: str | None = None
     host: str = HOST
     api_workers: Annotated[int, Field(ge=1, le=32)] = 1  # a room's Prefect API processes (`classroom up --api-workers`)
+    services_workers: Annotated[int, Field(ge=1, le=8)] = 1  # a scaled room's processes of Prefect's services
     hub: bool = False  # this room serves JupyterHub too (`classroom hub` writes it to the room file)
     hub_url: str | None = None
     hub_idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 30

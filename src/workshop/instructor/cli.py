@@ -203,7 +203,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_classroom(args: argparse.Namespace, settings: Settings) -> int:
     if args.action in ("up", "hub"):
         settings = room.host(settings, address=args.host, new_password=args.new_password, hub=args.action == "hub",
-                             api_workers=args.api_workers, report=lambda line: print(line, flush=True))
+                             api_workers=args.api_workers, services_workers=args.services_workers, report=lambda line: print(line, flush=True))
     elif args.action == "down":
         stopped, database = room.end(settings)
         for result in stopped:
@@ -358,6 +358,9 @@ def parser() -> argparse.ArgumentParser:
                            help="up, hub: Prefect's scaled mode, for rooms past about 20 learners: the API in N processes, "
                                 "its background services in one more, events through a Redis the course starts "
                                 "(each `up` says it again; without it, one server process)")
+    classroom.add_argument("--services-workers", type=int, default=1, metavar="N",
+                           help="up, hub, with --api-workers: Prefect's background services in N processes (alerts "
+                                "come sooner when a room's runs send many events; about 120 MB each)")
     classroom.add_argument("--output", help="report: the CSV file to write (default: room-report-DATE.csv here)")
     classroom.set_defaults(run=cmd_classroom)
     join = commands.add_parser("join", help="work in a room: use its Prefect server, mock API and inbox (the instructor gives the line)")

@@ -67,9 +67,10 @@ def _checked_address(host: str) -> str:
 
 
 def host(settings: Settings, *, address: str | None, new_password: bool, hub: bool = False, api_workers: int = 1,
-         report: Report = silent) -> Settings:
+         services_workers: int = 1, report: Report = silent) -> Settings:
     """Start (or keep running) the room's services, with its JupyterHub if `hub`, in Prefect's scaled mode with the
-    API in `api_workers` processes if more than one; returns the room's settings."""
+    API in `api_workers` processes if more than one (and the background services in `services_workers`); returns the
+    room's settings."""
     if settings.in_room:
         raise WorkshopError("This course folder has joined a room as a learner: `python -m workshop leave` first.")
     if hub:
@@ -77,6 +78,9 @@ def host(settings: Settings, *, address: str | None, new_password: bool, hub: bo
     if not 1 <= api_workers <= 32:
         raise WorkshopError(f"--api-workers {api_workers}: give 2 to 32 API processes for Prefect's scaled mode (about "
                             "one per core), or leave it out for one server process.")
+    if not 1 <= services_workers <= 8 or (services_workers > 1 and api_workers == 1):
+        raise WorkshopError(f"--services-workers {services_workers}: give 2 to 8 processes of Prefect's background "
+                            "services, with --api-workers (Prefect's scaled mode), or leave it out for one.")
     if api_workers > 1:
         redis.require()
     values = {"WORKSHOP_ROOM_PASSWORD": _room_password(settings, new_password),
@@ -85,6 +89,8 @@ def host(settings: Settings, *, address: str | None, new_password: bool, hub: bo
         values["WORKSHOP_HUB"] = "true"
     if api_workers > 1:
         values["WORKSHOP_API_WORKERS"] = str(api_workers)
+    if services_workers > 1:
+        values["WORKSHOP_SERVICES_WORKERS"] = str(services_workers)
     # What the room no longer has (`classroom up` after `classroom hub`, or without --api-workers after it).
     gone = ([] if hub else [HUB.name]) + ([] if api_workers > 1 else [redis.NAME, PREFECT_SERVICES.name])
     for name in gone:

@@ -168,7 +168,10 @@ def local_spec(settings: Settings) -> ServiceSpec:
 
 def services_spec(settings: Settings) -> ServiceSpec:
     """A scaled room's process of Prefect's background services, with the same settings as its API."""
-    return described(settings, PREFECT_SERVICES, f"http://{HOST}:{settings.services_port}", own_env=_own_env(settings),
+    many = settings.services_workers > 1
+    return described(settings, PREFECT_SERVICES, f"http://{HOST}:{settings.services_port}",
+                     title=f"{PREFECT_SERVICES.title}, in {settings.services_workers} processes" if many else PREFECT_SERVICES.title,
+                     own_env={**_own_env(settings), "WORKSHOP_SERVICES_WORKERS": str(settings.services_workers)},
                      secret_env=_secrets(settings), start_timeout=60.0)
 
 

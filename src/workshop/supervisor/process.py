@@ -131,7 +131,8 @@ def live_record(run_dir: Path, name: str) -> ProcessRecord | None:
 
 def spawned_workers(record: ProcessRecord) -> list[psutil.Process]:
     """The workers a recorded process started with multiprocessing's spawn (uvicorn's `--workers`: a scaled room's
-    API processes); its other children, such as multiprocessing's resource tracker, are not workers."""
+    API processes; the copies of its background services); its other children, such as multiprocessing's resource
+    tracker, are not workers."""
     parent = record.process()
     if parent is None:
         return []
