@@ -278,7 +278,7 @@ def test_a_service_started_with_other_settings_is_replaced(own_home, monkeypatch
     said = []
     again = supervisor.up(settings_module.load(), report=said.append)
     assert again.started == ["mock randomuser API"]  # the fixture changed: restarted with it; the inbox stays
-    assert any("runs with other settings" in line for line in said)
+    assert any("was started with other settings" in line for line in said)
     health = requests.get(specs.mock_spec(settings_module.load()).health_url, timeout=5).json()
     assert health["fixture"] == str(FIXTURE)
 

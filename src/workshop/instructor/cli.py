@@ -203,7 +203,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_classroom(args: argparse.Namespace, settings: Settings) -> int:
     if args.action in ("up", "hub"):
         settings = room.host(settings, address=args.host, new_password=args.new_password, hub=args.action == "hub",
-                             api_workers=args.api_workers, services_workers=args.services_workers, report=lambda line: print(line, flush=True))
+                             api_workers=args.api_workers, services_workers=args.services_workers,
+                             report=lambda line: print(line, flush=True))
     elif args.action == "down":
         stopped, database = room.end(settings)
         for result in stopped:
@@ -356,7 +357,7 @@ def parser() -> argparse.ArgumentParser:
     classroom.add_argument("--new-password", action="store_true", help="up, hub: a new room password (learners join again)")
     classroom.add_argument("--api-workers", type=int, default=1, metavar="N",
                            help="up, hub: Prefect's scaled mode, for rooms past about 20 learners: the API in N processes, "
-                                "its background services in one more, events through a Redis the course starts "
+                                "its background services apart (--services-workers), events through a Redis the course starts "
                                 "(each `up` says it again; without it, one server process)")
     classroom.add_argument("--services-workers", type=int, default=1, metavar="N",
                            help="up, hub, with --api-workers: Prefect's background services in N processes (alerts "

@@ -224,7 +224,8 @@ def ensure(spec: ServiceSpec, settings: Settings, report: Report = silent) -> bo
             report(f"The {spec.title} (pid {record.pid}) is not answering: restarting it.")
             process.stop(record, settings.run_dir)
     if state is State.OUTDATED:
-        report(f"The {spec.title} runs with other settings ({_difference(record, spec)}): restarting it.")
+        report(f"The {spec.title} (pid {record.pid}) was started with other settings ({_difference(record, spec)}): "
+               "restarting it.")
         process.stop(record, settings.run_dir)
         if check(spec).answer != "down":
             raise busy_port_error(spec, check(spec).detail)
