@@ -1,7 +1,7 @@
-"""A room in Prefect's scaled mode, `classroom up --api-workers 2 --services-workers 2`: the room's PostgreSQL and a
-Redis, the API in two processes, Prefect's background services in two more. Learners run notebooks in it as in a room
-of one server process, and it rides out the faults of a machine at work: an API or services process that dies, Redis
-or the services stopped and started again."""
+"""A room in Prefect's scaled mode, `classroom up --api-workers 2`: the room's PostgreSQL and a Redis, the API in two
+processes, Prefect's background services in one more. Learners run notebooks in it as in a room of one server
+process, and it rides out the faults of a machine at work: an API process that dies, Redis or the services' process
+stopped and started again."""
 
 from __future__ import annotations
 
@@ -30,7 +30,6 @@ pytestmark = [pytest.mark.skipif(postgres.binaries() is None, reason=postgres.IN
               pytest.mark.xdist_group("scaled-room")]  # one room for the module's tests
 
 WORKERS = 2
-SCALE = ("--api-workers", str(WORKERS), "--services-workers", str(WORKERS))
 # A learner's flow that fails on purpose, whose alert their notebook 02 automation sends; prints the run's id.
 FAIL = """
 import workshop
@@ -51,7 +50,7 @@ print(runs.flow_run_id(probe(return_state=True)), flush=True)
 
 @pytest.fixture(scope="module")
 def room(tmp_path_factory):
-    with open_room(tmp_path_factory.mktemp("instructor"), *SCALE, timeout=600) as opened:
+    with open_room(tmp_path_factory.mktemp("instructor"), "--api-workers", str(WORKERS), timeout=600) as opened:
         yield opened
 
 
@@ -99,11 +98,6 @@ def api_workers(room) -> list[psutil.Process]:
     return process.spawned_workers(instructor_record(room, "prefect"))
 
 
-def services_copies(room) -> list[psutil.Process]:
-    """The services' processes beyond the recorded one (it starts them)."""
-    return process.spawned_workers(instructor_record(room, "prefect-services"))
-
-
 def fail_a_run(env: dict[str, str], folder: Path) -> str:
     done = subprocess.run([sys.executable, "-c", FAIL], env=env, cwd=folder, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -132,11 +126,10 @@ def test_every_piece_of_the_scaled_room_is_up_and_said_so(room):
     env, _, _ = room
     shown = cli(env, "classroom", "status")
     assert shown.returncode == 0, shown.stdout + shown.stderr
-    for title in ("Redis (the room's broker)", f"API in {WORKERS} processes",
-                  f"Prefect server's background services, in {WORKERS} processes",
+    for title in ("Redis (the room's broker)", f"API in {WORKERS} processes", "Prefect server's background services",
                   "PostgreSQL (the room's database)", "notification inbox", "mock randomuser API"):
         assert any(line.startswith("OK ") and title in line for line in shown.stdout.splitlines()), (title, shown.stdout)
-    assert len(api_workers(room)) == WORKERS and len(services_copies(room)) == WORKERS - 1
+    assert len(api_workers(room)) == WORKERS
     rows = json.loads(cli(env, "status", "--json").stdout)
     assert {row["name"] for row in rows} >= {"redis", "prefect", "prefect-services"} and all(row["ok"] for row in rows)
 
@@ -187,21 +180,6 @@ def test_an_api_process_that_dies_is_replaced_and_the_learners_work_goes_on(room
                              f"{ {run_id: events_of(room, run_id) for run_id in missing} }") from None
 
 
-def test_a_services_process_that_dies_is_replaced_and_alerts_go_on(room, ann, tmp_path):
-    """One of the background services' processes is killed: the first starts another within seconds, says so in its
-    health answer, and a run failed meanwhile gets its alert (the other process reads the events)."""
-    env, _, _ = room
-    health = f"http://127.0.0.1:{env['WORKSHOP_SERVICES_PORT']}/_workshop/health"
-    victim = services_copies(room)[0]
-    victim.kill()
-    failed = fail_a_run(ann, tmp_path)
-    wait_for(lambda: len(services_copies(room)) == WORKERS - 1 and victim.pid not in {p.pid for p in services_copies(room)},
-             timeout=30, what="the services' process to start another")
-    wait_for(lambda: requests.get(health, timeout=10).json().get("processes") == WORKERS, timeout=30,
-             what="the services' health to count every process again")
-    wait_for(lambda: failed in alerts_about(room, {failed}), timeout=60, what="the alert of the run failed meanwhile")
-
-
 @pytest.mark.parametrize("name", [redis.NAME, "prefect-services"])
 def test_redis_or_the_services_stopped_and_started_again(room, ann, tmp_path, name):
     """Redis, or the process of Prefect's background services, stops while a learner works, and `classroom up`
@@ -217,7 +195,7 @@ def test_redis_or_the_services_stopped_and_started_again(room, ann, tmp_path, na
         failed_meanwhile = None
     else:
         failed_meanwhile = fail_a_run(ann, tmp_path)
-    again = cli(env, "classroom", "up", *SCALE, timeout=300)
+    again = cli(env, "classroom", "up", "--api-workers", str(WORKERS), timeout=300)
     assert again.returncode == 0, again.stdout + again.stderr
     after = fail_a_run(ann, tmp_path)
     wait_for(lambda: after in alerts_about(room, {after}), timeout=60, what="the alert of a run failed after the restart")
