@@ -405,3 +405,40 @@ def test_lab_passes_jupyterlabs_own_options_on_and_theirs_win():
     refused = run_cli("status", "--port", "8890")  # only `lab` passes options on
     assert refused.returncode == 2 and "unrecognized arguments: --port 8890" in refused.stderr
     assert parser().parse_known_args(["lab", "--port", "8890"])[1] == ["--port", "8890"]
+
+
+class _ClosesFirst(BaseHTTPRequestHandler):
+    """Closes the first connection of each method without an answer, as a server closing a kept-alive connection
+    just as a request goes out; answers the next."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list[str] = []
+
+    def _answer(self) -> None:
+        self.seen.append(self.command)
+        if self.seen.count(self.command) == 1:
+            self.close_connection = True
+            return
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_DELETE(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_connection_closed_without_an_answer_is_tried_again_only_where_twice_does_no_harm(serve_in_thread, free_port):
+    from workshop.client import prefect_session
+
+    serve_in_thread(ThreadingHTTPServer(("127.0.0.1", free_port), _ClosesFirst))
+    session = prefect_session()
+    assert session.delete(f"http://127.0.0.1:{free_port}/api/automations/x", timeout=10).status_code == 204
+    with pytest.raises(requests.ConnectionError):  # a POST may have done its work: the caller decides
+        session.post(f"http://127.0.0.1:{free_port}/api/automations/", json={}, timeout=10)
+    assert _ClosesFirst.seen == ["DELETE", "DELETE", "POST"]

@@ -12,6 +12,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ProtocolError
 from urllib3.util.retry import Retry
 
 from .errors import ServiceError
@@ -23,8 +24,19 @@ TIMEOUT = 10.0  # seconds; the services are on this machine
 # background services included) and means "try again"; Prefect's own client retries 429, 502 and 503 five times
 # with growing waits (prefect.client.base). Its REST API gets the same here: waits of 0, 2, 4, 8, 16 s, 30 s at
 # most. A refused connection is not retried: it means the server is down, and says so at once.
-PREFECT_RETRY = Retry(total=5, connect=0, read=0, status=5, status_forcelist=(429, 502, 503), allowed_methods=None,
-                      backoff_factor=1, backoff_jitter=0.2, raise_on_status=False)
+class _PrefectRetry(Retry):
+    """Prefect's retries, and a request that found its kept-alive connection closed by the server as it went out
+    (no answer at all) sent once more, if sending it twice cannot do its work twice (not a POST)."""
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        if error is not None and self._is_read_error(error) and (
+                not isinstance(error, ProtocolError) or str(method).upper() not in Retry.DEFAULT_ALLOWED_METHODS):
+            raise error  # a late answer, or a POST that may have done its work: as before, no second try
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+PREFECT_RETRY = _PrefectRetry(total=5, connect=0, read=1, status=5, status_forcelist=(429, 502, 503),
+                              allowed_methods=None, backoff_factor=1, backoff_jitter=0.2, raise_on_status=False)
 
 
 def _session(name: str, retry: Retry | None) -> requests.Session:
